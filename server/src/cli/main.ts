@@ -1,0 +1,129 @@
+/**
+ * The `sqlmigrate` command line. Exit codes: 0 success, 1 a check failed,
+ * 2 a usage or configuration error. Only the requested output goes to stdout;
+ * progress goes to stderr, and only when stderr is a terminal.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../engine/config';
+import { toJson, toMarkdown, toTable } from '../engine/report/inventory';
+import { scanDirectory } from '../engine/scan';
+
+const USAGE = `Usage: sqlmigrate <command> [options]
+
+Commands:
+  scan [dir]      Inventory raw SQL and legacy session patterns under dir (default: .)
+      --format table|json|markdown   output format (default: table)
+      --output <file>                write to a file instead of stdout
+
+Options:
+  -h, --help      show this help
+  -v, --version   print the version
+`;
+
+export class UsageError extends Error {}
+
+export interface Io {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  stderrIsTTY: boolean;
+}
+
+const defaultIo: Io = {
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+  stderrIsTTY: !!process.stderr.isTTY,
+};
+
+export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  try {
+    return await run(argv, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(`sqlmigrate: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (e instanceof ConfigError) {
+      io.stderr(`sqlmigrate: invalid configuration in ${e.file}:\n${e.details.map((d) => `  - ${d}`).join('\n')}\n`);
+      return 2;
+    }
+    io.stderr(`sqlmigrate: internal error: ${(e as Error)?.stack ?? e}\n`);
+    return 3;
+  }
+}
+
+async function run(argv: string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '-h' || command === '--help' || command === 'help') {
+    io.stdout(USAGE);
+    return command ? 0 : 2;
+  }
+  if (command === '-v' || command === '--version') {
+    io.stdout(`${version()}\n`);
+    return 0;
+  }
+  switch (command) {
+    case 'scan':
+      return scan(rest, io);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function parse<O extends NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function directoryArg(positionals: string[]): string {
+  if (positionals.length > 1) throw new UsageError(`expected one directory, got ${positionals.length}`);
+  const dir = path.resolve(positionals[0] ?? '.');
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    throw new UsageError(`no such directory: ${positionals[0] ?? '.'}`);
+  }
+  if (!st.isDirectory()) throw new UsageError(`not a directory: ${positionals[0]}`);
+  return dir;
+}
+
+async function scan(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {
+    format: { type: 'string', default: 'table' },
+    output: { type: 'string' },
+  });
+  const format = values.format as string;
+  if (!['table', 'json', 'markdown'].includes(format)) throw new UsageError(`--format must be table, json or markdown, not "${format}"`);
+  const root = directoryArg(positionals);
+  const progress = io.stderrIsTTY
+    ? (done: number, file: string) => {
+        if (done % 25 === 0) io.stderr(`\rscanning ${done} files… ${file.slice(-60).padEnd(60)}`);
+      }
+    : undefined;
+  const report = await scanDirectory(root, { onProgress: progress });
+  if (progress) io.stderr('\r' + ' '.repeat(80) + '\r');
+  const text = format === 'json' ? toJson(report) : format === 'markdown' ? toMarkdown(report) : toTable(report);
+  if (values.output) fs.writeFileSync(values.output as string, text);
+  else io.stdout(text);
+  return 0;
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
