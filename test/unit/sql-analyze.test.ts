@@ -43,6 +43,10 @@ const ROWS: Row[] = [
   { sql: 'CREATE TABLE a (id int); CREATE TABLE b (id int);', dialect: 'sqlite', kind: 'ddl', tables: ['a', 'b'], complexity: 'medium', statements: 2 },
   { sql: 'SELECT 1', dialect: 'postgresql', kind: 'select', tables: [], complexity: 'simple' },
   { sql: 'SELECT * FROM __sqlm_dyn_1__ WHERE id = $1', dialect: 'postgresql', kind: 'select', tables: [], complexity: 'simple' },
+  { sql: 'SELECT * FROM runs WHERE started_at < $1::date AND id = ANY($2::int[])', dialect: 'postgresql', kind: 'select', tables: ['runs'], complexity: 'complex', params: 'dollar2' },
+  { sql: 'SELECT * FROM jobs ORDER BY id LIMIT __sqlm_dyn_1__ OFFSET __sqlm_dyn_2__', dialect: 'postgresql', kind: 'select', tables: ['jobs'], complexity: 'simple' },
+  { sql: 'CREATE UNIQUE INDEX IF NOT EXISTS idx_sessions_user ON sessions (user_id)', dialect: 'postgresql', kind: 'ddl', tables: ['sessions'], complexity: 'medium' },
+  { sql: 'COPY jobs (id, name) FROM STDIN', dialect: 'postgresql', kind: 'other', tables: ['jobs'], complexity: 'simple', parsed: false },
   // Parsed in another dialect when the guessed one refuses it.
   { sql: 'SELECT * FROM `jobs` WHERE id = ?', dialect: 'postgresql', kind: 'select', tables: ['jobs'], complexity: 'simple' },
   // Malformed SQL: still understood from its tokens, marked unparsed.

@@ -53,8 +53,13 @@ function analyzeUncached(text: string, dialect: Dialect): SqlInfo {
   }
   const order = [dialect, ...DIALECTS.filter((d) => d !== dialect)];
   let firstError: string | undefined;
+  // A runtime value after LIMIT/OFFSET is a number; the grammar accepts no identifier there.
+  const parseable = text.includes(DYNAMIC_PLACEHOLDER_PREFIX)
+    ? text.replace(new RegExp(`\\b(LIMIT|OFFSET)(\\s+)${DYNAMIC_PLACEHOLDER_PREFIX}\\d+__`, 'gi'), (m, kw: string, ws: string) => kw + ws + '1'.padEnd(m.length - kw.length - ws.length, ' '))
+    : text;
+  const parseLexed = parseable === text ? lexed : lexSql(parseable);
   for (const d of order) {
-    const prepared = normalisePlaceholders(text, lexed, d);
+    const prepared = normalisePlaceholders(parseable, parseLexed, d);
     try {
       const result = getParser().parse(prepared, { database: PARSER_DB[d] });
       return fromAst(text, lexed, d, result.ast, result.tableList, result.columnList, base);
@@ -105,8 +110,9 @@ export function normalisePlaceholders(text: string, lexed: Lexed, dialect: Diale
   for (const p of lexed.placeholders) {
     out += text.slice(last, p.start);
     if (dialect === 'postgresql') {
+      let param: string;
       if (p.style === 'dollar') {
-        out += text.slice(p.start, p.end);
+        param = text.slice(p.start, p.end);
       } else {
         const key = p.name || `#${p.start}`;
         let n = numbers.get(key);
@@ -114,8 +120,10 @@ export function normalisePlaceholders(text: string, lexed: Lexed, dialect: Diale
           n = numbers.size + 1;
           numbers.set(key, n);
         }
-        out += `$${n}`;
+        param = `$${n}`;
       }
+      // The grammar takes `($1)::date` but not `$1::date`.
+      out += /^\s*::/.test(text.slice(p.end, p.end + 8)) ? `(${param})` : param;
     } else {
       out += '?';
     }
@@ -174,8 +182,13 @@ function fromAst(
   for (const s of statements) walkAst(s, features, cteNames, 0);
   vendorFeatures(text, lexed, features);
 
+  const indexTables = statements
+    .filter((st) => st && (st as { keyword?: string }).keyword === 'index')
+    .map((st) => (st as { table?: { db?: string | null; table?: string } }).table)
+    .filter((t): t is { db?: string | null; table: string } => !!t && typeof t.table === 'string')
+    .map((t) => `create::${t.db ?? 'null'}::${t.table}`);
   const tables = uniq(
-    tableList
+    [...tableList, ...indexTables]
       .map((t) => tableOf(t))
       .filter((t): t is string => !!t && !cteNames.has(t) && !t.startsWith(DYNAMIC_PLACEHOLDER_PREFIX)),
   );
@@ -314,10 +327,10 @@ function fromTokens(
   vendorFeatures(text, lexed, features);
   const tables: string[] = [];
   const stripped = stripStringsAndComments(text);
-  const re = /\b(?:FROM|JOIN|INTO|UPDATE|TABLE(?:\s+IF\s+(?:NOT\s+)?EXISTS)?)\s+([A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)?)/gi;
+  const re = /\b(?:FROM|JOIN|INTO|UPDATE|COPY|TABLE(?:\s+IF\s+(?:NOT\s+)?EXISTS)?)\s+([A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)?)/gi;
   for (let m = re.exec(stripped); m; m = re.exec(stripped)) {
     const t = m[1].toLowerCase();
-    if (!t.startsWith(DYNAMIC_PLACEHOLDER_PREFIX) && !['select', 'set', 'where', 'values', 'only', 'lateral'].includes(t)) tables.push(t);
+    if (!t.startsWith(DYNAMIC_PLACEHOLDER_PREFIX) && !['select', 'set', 'where', 'values', 'only', 'lateral', 'stdin', 'stdout', 'program'].includes(t)) tables.push(t);
   }
   return {
     kind,
