@@ -40,11 +40,19 @@ export function languageOf(fileName: string): Language | undefined {
 }
 
 /**
- * Words without which a file can hold no finding: SQL statement keywords, session
- * patterns and transaction calls. Files without any are not parsed at all.
+ * What a file must contain to hold any finding: a string that starts with a SQL statement
+ * keyword (`'SELECT `, `"""\n  UPDATE `, `` `INSERT ``), a transaction word in quotes, a call
+ * shaped like a database API (`.query(`, `.execute(`, `.prepare(`, `.raw(`, `$queryRaw`), or a
+ * session factory's name. Files without any are not parsed at all. It must stay a superset
+ * of what the detectors report: a detector path that needs none of these needs a word here.
  */
-const PREFILTER_BASE =
-  '\\b(?:select|insert|update|delete|create|alter|drop|truncate|replace|merge|upsert|with|pragma|begin|commit|rollback|savepoint|vacuum|grant|revoke|explain|copy|show|describe|set|call|listen|notify|start|table|values)\\b|\\.query\\s*\\(|\\$queryRaw|\\$executeRaw';
+const PREFILTER_BASE = [
+  String.raw`['"\x60]\s*\(?\s*(?:select|insert|update|delete|with|create|alter|drop|truncate|replace|merge|upsert|pragma|vacuum|grant|revoke|explain|copy|call|set|show|describe|values|table|lock|analyze|reindex|attach|detach|refresh|listen|notify|savepoint|release)\s`,
+  String.raw`['"\x60]\s*(?:begin|commit|rollback|start\s+transaction|end)\b`,
+  String.raw`\.(?:query|execute|executemany|executescript|prepare|raw|fetch|fetchrow|fetchval|read_sql|read_sql_query)\s*\(`,
+  String.raw`\$(?:query|execute)Raw`,
+  String.raw`\btext\s*\(`,
+].join('|');
 
 const prefilterCache = new Map<string, RegExp>();
 function prefilterFor(options: DetectOptions): RegExp {
