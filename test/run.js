@@ -4,6 +4,8 @@
  * Runs every test tier and ends with one line `N passed, N failed` totalling them all
  * (CI reads that line, not mocha's own summary). Tiers:
  *   unit  — engine, CLI and fixture tables (mocha, in this process)
+ *   lsp   — the ledger, and the language server driven over stdio (mocha, in this process)
+ *   e2e   — the extension in a real VS Code (code-server + Chromium; see test/e2e/run.ts)
  * Usage: node test/run.js [tier ...]   (default: all tiers)
  */
 const path = require('node:path');
@@ -35,6 +37,15 @@ function runMocha(tier, pattern) {
 
 const TIERS = {
   unit: () => runMocha('unit', 'unit'),
+  lsp: () => runMocha('lsp', 'lsp'),
+  e2e: async () => {
+    try {
+      return await require(path.join(root, 'out', 'test', 'e2e', 'run.js')).runE2eTier();
+    } catch (e) {
+      console.error(`e2e runner failed: ${(e && e.stack) || e}`);
+      return { tier: 'e2e', passed: 0, failed: 1 };
+    }
+  },
 };
 
 (async () => {

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../engine/config';
 import { toJson, toMarkdown, toTable } from '../engine/report/inventory';
 import { scanDirectory } from '../engine/scan';
+import { LEDGER_USAGE, runBaselineCommand, runProgressCommand } from '../ledger/cli';
 
 const USAGE = `Usage: sqlmigrate <command> [options]
 
@@ -16,7 +17,7 @@ Commands:
   scan [dir]      Inventory raw SQL and legacy session patterns under dir (default: .)
       --format table|json|markdown   output format (default: table)
       --output <file>                write to a file instead of stdout
-
+${LEDGER_USAGE}
 Options:
   -h, --help      show this help
   -v, --version   print the version
@@ -66,6 +67,10 @@ async function run(argv: string[], io: Io): Promise<number> {
   switch (command) {
     case 'scan':
       return scan(rest, io);
+    case 'baseline':
+      return runBaselineCommand(rest, io);
+    case 'progress':
+      return runProgressCommand(rest, io);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

@@ -28,7 +28,9 @@ function parseKeep(c: SourceComment): KeepComment | undefined {
     const line = rawLine.replace(/^\s*\*+/, '');
     const m = KEEP.exec(line);
     if (m) {
-      const reason = m[2] === ':' ? m[3].replace(/\*+\/?\s*$/, '').trim() : '';
+      let reason = m[2] === ':' ? m[3].replace(/\*+\/?\s*$/, '').trim() : '';
+      // The editor's quick fix inserts `<reason>` as a placeholder: left as it is, it is no reason.
+      if (/^<[^>]*>$/.test(reason)) reason = '';
       return { comment: c, file: !!m[1], reason };
     }
   }

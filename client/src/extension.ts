@@ -1,0 +1,259 @@
+/**
+ * The VS Code extension: starts the sqlmigrate language server over IPC and adds what only an
+ * editor can show — the status bar item, the "Migration progress" view, Explorer badges, the
+ * commands, and the output channel. Analysis and the ledger live in the server; this side only
+ * asks for data (`../../server/src/protocol.ts`) and renders it.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { LanguageClient, RevealOutputChannelOn, State, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import {
+  ClientCommands,
+  FileFindingsRequest,
+  ProgressChangedNotification,
+  ProgressRequest,
+  RecordBaselineRequest,
+  RescanRequest,
+  ServerInfoRequest,
+  type InitializationOptions,
+  type ProgressResult,
+  type RangeJson,
+  type RecordBaselineResult,
+} from '../../server/src/protocol';
+import { RemainingDecorations } from './decorations';
+import { StatusBar } from './status';
+import { ProgressTree, type GroupBy } from './tree';
+
+export const VIEW_ID = 'sqlmigrate.progress';
+const LANGUAGES = ['typescript', 'typescriptreact', 'javascript', 'javascriptreact', 'python'];
+
+let client: LanguageClient | undefined;
+
+export interface SqlmigrateApi {
+  client(): LanguageClient | undefined;
+  tree: ProgressTree;
+  status: StatusBar;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<SqlmigrateApi> {
+  const output = vscode.window.createOutputChannel('sqlmigrate');
+  const status = new StatusBar();
+  const decorations = new RemainingDecorations();
+  context.subscriptions.push(output, status, decorations, vscode.window.registerFileDecorationProvider(decorations));
+
+  const tree = new ProgressTree({
+    progress: async () => (client?.state === State.Running ? client.sendRequest(ProgressRequest.type, {}) : undefined),
+    fileFindings: async (uri) => (client?.state === State.Running ? client.sendRequest(FileFindingsRequest.type, { uri }) : []),
+  });
+  const view = vscode.window.createTreeView(VIEW_ID, { treeDataProvider: tree, showCollapseAll: true });
+  context.subscriptions.push(view);
+
+  let refreshTimer: NodeJS.Timeout | undefined;
+  let refreshing: Promise<void> = Promise.resolve();
+  const refresh = (): Promise<void> => {
+    refreshing = refreshing.then(async () => {
+      try {
+        await tree.refresh();
+        decorations.update(tree.data);
+        view.message = tree.data?.folders.find((f) => f.baselineError)?.baselineError ?? undefined;
+      } catch (e) {
+        output.appendLine(`[client] refreshing the progress view failed: ${(e as Error)?.stack ?? e}`);
+      }
+    });
+    return refreshing;
+  };
+  const refreshSoon = () => {
+    if (refreshTimer) clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => void refresh(), 300);
+  };
+
+  const serverModule = context.asAbsolutePath(path.join('out', 'server', 'src', 'server.js'));
+  const serverOptions: ServerOptions = {
+    run: { module: serverModule, transport: TransportKind.ipc },
+    debug: { module: serverModule, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6019'] } },
+  };
+  const watchers = [
+    vscode.workspace.createFileSystemWatcher('**/*.{ts,tsx,mts,cts,js,jsx,mjs,cjs,py}'),
+    vscode.workspace.createFileSystemWatcher('**/.sqlmigrate.json'),
+    vscode.workspace.createFileSystemWatcher('**/.sqlmigrate/baseline.json'),
+  ];
+  context.subscriptions.push(...watchers);
+  const initializationOptions: InitializationOptions = { clientCommands: [ClientCommands.showInProgress, ClientCommands.selectKeepReason] };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: LANGUAGES.flatMap((language) => [{ scheme: 'file', language }, { scheme: 'untitled', language }]),
+    synchronize: { fileEvents: watchers },
+    outputChannel: output,
+    revealOutputChannelOn: RevealOutputChannelOn.Never,
+    initializationOptions,
+  };
+  client = new LanguageClient('sqlmigrate', 'sqlmigrate', serverOptions, clientOptions);
+  const c = client;
+  c.onNotification(ProgressChangedNotification.type, (p) => {
+    status.update(p);
+    refreshSoon();
+  });
+  context.subscriptions.push(
+    c.onDidChangeState((e) => {
+      output.appendLine(`[client] server state: ${State[e.oldState]} → ${State[e.newState]}`);
+      if (e.newState === State.Starting) status.setPhase('starting');
+      else if (e.newState === State.Running) {
+        status.setPhase('running');
+        refreshSoon();
+      } else status.setPhase('failed');
+    }),
+  );
+
+  const withClient = async <T>(fn: (c: LanguageClient) => Promise<T>): Promise<T | undefined> => {
+    if (c.state !== State.Running) {
+      void vscode.window.showWarningMessage('sqlmigrate: the language server is not running.', 'Show Output').then((a) => a && output.show());
+      return undefined;
+    }
+    return fn(c);
+  };
+
+  const recordBaseline = async (options?: { force?: boolean; folderUri?: string }): Promise<RecordBaselineResult | undefined> => {
+    let folderUri = options?.folderUri;
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    if (!folderUri && folders.length > 1) {
+      const pick = await vscode.window.showWorkspaceFolderPick({ placeHolder: 'Record the baseline of which folder?' });
+      if (!pick) return undefined;
+      folderUri = pick.uri.toString();
+    }
+    return withClient(async (cl) => {
+      let r = await cl.sendRequest(RecordBaselineRequest.type, { folderUri, force: options?.force });
+      if (!r.ok && (r.reason === 'exists' || r.reason === 'corrupt') && !options?.force) {
+        const choice = await vscode.window.showWarningMessage(`${r.message}`, { modal: true }, 'Replace the baseline');
+        if (choice !== 'Replace the baseline') return r;
+        r = await cl.sendRequest(RecordBaselineRequest.type, { folderUri, force: true });
+      }
+      if (r.ok) {
+        void vscode.window.showInformationMessage(`sqlmigrate: baseline recorded — ${r.baseline.remaining} statements to migrate, ${r.baseline.kept} kept on purpose. Commit .sqlmigrate/baseline.json.`);
+      } else {
+        void vscode.window.showErrorMessage(`sqlmigrate: ${r.message}`);
+      }
+      await refresh();
+      return r;
+    });
+  };
+
+  const keepOnPurpose = async (uri: string, range: RangeJson) => {
+    const target = vscode.Uri.parse(uri);
+    const r = new vscode.Range(range.start.line, range.start.character, range.end.line, range.end.character);
+    await vscode.window.showTextDocument(target, { selection: r });
+    const actions = (await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', target, r, vscode.CodeActionKind.QuickFix.value, 10)) ?? [];
+    const keep = actions.find((a) => a.title.startsWith('Keep this statement on purpose'));
+    if (!keep?.edit) {
+      void vscode.window.showInformationMessage('sqlmigrate: this statement cannot be kept from here (already kept, or the file changed).');
+      return false;
+    }
+    const ok = await vscode.workspace.applyEdit(keep.edit);
+    if (ok && keep.command) await vscode.commands.executeCommand(keep.command.command, ...(keep.command.arguments ?? []));
+    return ok;
+  };
+
+  const setGroup = (g: GroupBy) => {
+    tree.setGroupBy(g);
+    void vscode.commands.executeCommand('setContext', 'sqlmigrate.groupBy', g);
+  };
+  const setRemainingOnly = (v: boolean) => {
+    tree.setRemainingOnly(v);
+    void vscode.commands.executeCommand('setContext', 'sqlmigrate.remainingOnly', v);
+  };
+  void vscode.commands.executeCommand('setContext', 'sqlmigrate.groupBy', 'folder');
+  void vscode.commands.executeCommand('setContext', 'sqlmigrate.remainingOnly', false);
+  void vscode.commands.executeCommand('setContext', 'sqlmigrate.languages', LANGUAGES);
+
+  const findingArgs = (a: unknown, b?: unknown): { uri: string; range: RangeJson } | undefined => {
+    // From the tree's context menu: the node; from elsewhere: (uri, range).
+    if (a && typeof a === 'object' && (a as { type?: string }).type === 'finding') {
+      const n = a as { uri: string; finding: { range: RangeJson } };
+      return { uri: n.uri, range: n.finding.range };
+    }
+    if (typeof a === 'string' && b) return { uri: a, range: b as RangeJson };
+    return undefined;
+  };
+
+  const reg = (id: string, fn: (...args: any[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
+  reg('sqlmigrate.openProgress', () => vscode.commands.executeCommand(`${VIEW_ID}.focus`));
+  reg('sqlmigrate.refresh', () => refresh());
+  reg('sqlmigrate.rescan', () => withClient(async (cl) => {
+    await cl.sendRequest(RescanRequest.type);
+    await refresh();
+  }));
+  reg('sqlmigrate.recordBaseline', (options?: { force?: boolean; folderUri?: string }) => recordBaseline(options && typeof options === 'object' && !('type' in options) ? options : undefined));
+  reg('sqlmigrate.groupByFolder', () => setGroup('folder'));
+  reg('sqlmigrate.groupByRule', () => setGroup('rule'));
+  reg('sqlmigrate.groupByStatus', () => setGroup('status'));
+  reg('sqlmigrate.showRemainingOnly', () => setRemainingOnly(true));
+  reg('sqlmigrate.showAll', () => setRemainingOnly(false));
+  reg('sqlmigrate.showOutput', () => output.show());
+  reg('sqlmigrate.restartServer', async () => {
+    status.setPhase('starting');
+    await c.restart();
+  });
+  reg('sqlmigrate.openFinding', async (uri: string, range: RangeJson) => {
+    const r = new vscode.Range(range.start.line, range.start.character, range.end.line, range.end.character);
+    const editor = await vscode.window.showTextDocument(vscode.Uri.parse(uri), { selection: r, preserveFocus: false });
+    editor.revealRange(r, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  });
+  reg('sqlmigrate.keepOnPurpose', async (a: unknown, b?: unknown) => {
+    const args = findingArgs(a, b);
+    if (args) return keepOnPurpose(args.uri, args.range);
+    return undefined;
+  });
+  reg('sqlmigrate.showQuickFixes', async (a: unknown, b?: unknown) => {
+    const args = findingArgs(a, b);
+    if (!args) return;
+    const r = new vscode.Range(args.range.start.line, args.range.start.character, args.range.end.line, args.range.end.character);
+    await vscode.window.showTextDocument(vscode.Uri.parse(args.uri), { selection: new vscode.Selection(r.start, r.start) });
+    await vscode.commands.executeCommand('editor.action.quickFix');
+  });
+  reg(ClientCommands.showInProgress, async (uri?: string, range?: RangeJson) => {
+    await vscode.commands.executeCommand(`${VIEW_ID}.focus`);
+    const target = uri ?? vscode.window.activeTextEditor?.document.uri.toString();
+    if (!target) return;
+    if (!tree.data) await refresh();
+    const node = await tree.find(target, range);
+    if (node) await view.reveal(node, { select: true, focus: true, expand: true });
+    else void vscode.window.showInformationMessage('sqlmigrate: this file has no findings in the migration progress.');
+  });
+  reg(ClientCommands.selectKeepReason, async (uri: string, line: number, start: number, end: number) => {
+    const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === vscode.Uri.parse(uri).toString()) ?? (await vscode.window.showTextDocument(vscode.Uri.parse(uri)));
+    editor.selection = new vscode.Selection(line, start, line, end);
+    editor.revealRange(editor.selection);
+  });
+  // For tests and automation (hidden from the palette): what the tree and the status bar show.
+  reg('sqlmigrate.treeSnapshot', async () => {
+    await refresh();
+    return { data: tree.data, items: await tree.snapshot() };
+  });
+  reg('sqlmigrate.statusText', () => status.text);
+  reg('sqlmigrate.serverInfo', () => (c.state === State.Running ? c.sendRequest(ServerInfoRequest.type) : undefined));
+
+  status.setPhase('starting');
+  try {
+    await c.start();
+  } catch (e) {
+    status.setPhase('failed');
+    output.appendLine(`[client] the language server failed to start: ${(e as Error)?.stack ?? e}`);
+    void vscode.window.showErrorMessage('sqlmigrate: the language server failed to start.', 'Open Output').then((a) => a && output.show());
+  }
+  void refresh();
+
+  if (process.env.SQLMIGRATE_E2E_RESULTS) {
+    // The end-to-end suite runs inside this extension host when the runner asks for it (test/e2e/run.ts).
+    const suite = context.asAbsolutePath(path.join('out', 'test', 'e2e', 'suite', 'index.js'));
+    setTimeout(() => {
+      void (require(suite) as { run(results: string): Promise<void> }).run(process.env.SQLMIGRATE_E2E_RESULTS!);
+    }, 0);
+  }
+
+  return { client: () => client, tree, status };
+}
+
+export async function deactivate(): Promise<void> {
+  if (client) await client.stop().catch(() => undefined);
+  client = undefined;
+}
+
+export type { ProgressResult };

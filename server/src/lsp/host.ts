@@ -1,0 +1,698 @@
+/**
+ * The language server's behaviour, on top of an LSP connection:
+ *
+ *  - open documents: analysed after a debounce; diagnostics published with the document
+ *    version; a result for a version that is no longer current is dropped;
+ *  - the workspace: scanned in the background at start-up (LSP work-done progress), kept true
+ *    by file events (batched; a burst such as a git checkout triggers one rescan);
+ *  - hover, code actions (keep on purpose, show in progress; stale versions refused);
+ *  - the ledger requests of `../protocol.ts`.
+ *
+ * Every handler is wrapped in `guard`: an exception is logged, never fatal.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  CodeAction,
+  CodeActionKind,
+  DidChangeConfigurationNotification,
+  DidChangeWatchedFilesNotification,
+  FileChangeType,
+  Range,
+  TextDocumentEdit,
+  TextDocuments,
+  TextDocumentSyncKind,
+  TextEdit,
+  WatchKind,
+  type CodeActionParams,
+  type Connection,
+  type Diagnostic,
+  type FileEvent,
+  type Hover,
+  type HoverParams,
+  type InitializeParams,
+  type InitializeResult,
+  type WorkspaceEdit,
+} from 'vscode-languageserver';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { analyzeTextSync, initEngine, languageOf } from '../engine/analyze';
+import { CONFIG_FILE } from '../engine/config';
+import { listFiles, readSourceFile } from '../engine/scan';
+import type { Finding } from '../engine/types';
+import { BASELINE_FILE, buildBaseline, countedRules, gitCommit, LedgerError, writeBaseline } from '../ledger';
+import {
+  ClientCommands,
+  DEFAULT_SETTINGS,
+  FileFindingsRequest,
+  ProgressChangedNotification,
+  ProgressRequest,
+  RecordBaselineRequest,
+  RescanRequest,
+  ServerInfoRequest,
+  type InitializationOptions,
+  type ProgressResult,
+  type RecordBaselineResult,
+  type ServerState,
+  type Settings,
+} from '../protocol';
+import { Folder } from './folder';
+import { describeError, guard, guardVoid } from './guard';
+import { hoverFor, keepEdit, SOURCE, toDiagnostic, toFindingItem } from './present';
+
+const WATCHED_SOURCES = '**/*.{ts,tsx,mts,cts,js,jsx,mjs,cjs,py}';
+/** More file events than this in one batch (a checkout, a branch switch): rescan instead. */
+const RESCAN_THRESHOLD = 300;
+const EVENT_BATCH_MS = 100;
+const PROGRESS_NOTIFY_MS = 250;
+
+interface DocResult {
+  version: number;
+  findings: Finding[];
+}
+
+interface KeepActionData {
+  uri: string;
+  version: number;
+  line: number;
+  character: number;
+  rule: string;
+}
+
+const UNTITLED_EXT: Record<string, string> = { typescript: '.ts', typescriptreact: '.tsx', javascript: '.js', javascriptreact: '.jsx', python: '.py' };
+
+export class SqlmigrateServer {
+  private readonly documents = new TextDocuments(TextDocument);
+  private folders: Folder[] = [];
+  private settings: Settings = DEFAULT_SETTINGS;
+  private readonly caps = { configuration: false, watchedFilesDynamic: false, codeActionResolve: false, documentChanges: false, workspaceFolders: false };
+  private clientCommands = new Set<string>();
+  private testAnalysisDelayMs = 0;
+  private readonly results = new Map<string, DocResult>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private state: ServerState = 'starting';
+  private scanProgress: { done: number; total: number } | undefined;
+  private pendingEvents: FileEvent[] = [];
+  private eventTimer: NodeJS.Timeout | undefined;
+  private eventWork: Promise<void> = Promise.resolve();
+  private progressTimer: NodeJS.Timeout | undefined;
+  private stamp = 0;
+  private readonly startedAt = new Date().toISOString();
+  /** Counters for tests and logs. */
+  readonly stats = { analysed: 0, published: 0, dropped: 0 };
+
+  constructor(private readonly connection: Connection) {}
+
+  private readonly log = {
+    error: (m: string) => this.connection.console.error(m),
+    info: (m: string) => this.connection.console.info(m),
+  };
+
+  listen(): void {
+    const c = this.connection;
+    const log = this.log;
+    c.onInitialize((p) => this.initialize(p));
+    c.onInitialized(guardVoid(log, 'initialized', () => this.initialized()));
+    c.onDidChangeConfiguration(guardVoid(log, 'didChangeConfiguration', (p) => this.configurationChanged(p.settings)));
+    c.onDidChangeWatchedFiles(guardVoid(log, 'didChangeWatchedFiles', (p) => this.queueFileEvents(p.changes)));
+    c.onHover(guard(log, 'hover', null, (p) => this.hover(p)));
+    c.onCodeAction(guard(log, 'codeAction', [], (p) => this.codeActions(p)));
+    c.onCodeActionResolve(guard(log, 'codeActionResolve', undefined as unknown as CodeAction, (a) => this.resolveCodeAction(a)));
+    c.onRequest(ProgressRequest.type, guard(log, ProgressRequest.method, this.emptyProgress(), (p) => this.progressResult(!!p?.summaryOnly)));
+    c.onRequest(FileFindingsRequest.type, guard(log, FileFindingsRequest.method, [], (p) => this.fileFindings(p.uri)));
+    c.onRequest(RecordBaselineRequest.type, guard(log, RecordBaselineRequest.method, { ok: false, reason: 'error', message: 'internal error; see the sqlmigrate output' } as RecordBaselineResult, (p) => this.recordBaseline(p?.folderUri, !!p?.force)));
+    c.onRequest(RescanRequest.type, guard(log, RescanRequest.method, this.emptyProgress(), () => this.rescanAll()));
+    c.onRequest(ServerInfoRequest.type, guard(log, ServerInfoRequest.method, { pid: process.pid, version: 'unknown', startedAt: this.startedAt, state: this.state }, () => ({ pid: process.pid, version: serverVersion(), startedAt: this.startedAt, state: this.state })));
+
+    this.documents.onDidChangeContent(guardVoid(log, 'didChange', (e) => this.schedule(e.document.uri)));
+    this.documents.onDidClose(guardVoid(log, 'didClose', (e) => this.closed(e.document.uri)));
+    this.documents.listen(c);
+    c.listen();
+  }
+
+  // ---------------------------------------------------------------- life cycle
+
+  private initialize(params: InitializeParams): InitializeResult {
+    const caps = params.capabilities;
+    this.caps.configuration = !!caps.workspace?.configuration;
+    this.caps.watchedFilesDynamic = !!caps.workspace?.didChangeWatchedFiles?.dynamicRegistration;
+    this.caps.workspaceFolders = !!caps.workspace?.workspaceFolders;
+    this.caps.documentChanges = !!caps.workspace?.workspaceEdit?.documentChanges;
+    this.caps.codeActionResolve = !!caps.textDocument?.codeAction?.resolveSupport?.properties.includes('edit');
+    const opts = (params.initializationOptions ?? {}) as InitializationOptions;
+    this.clientCommands = new Set(opts.clientCommands ?? []);
+    this.testAnalysisDelayMs = Math.max(0, Number(opts.testAnalysisDelayMs) || 0);
+    if (opts.settings) this.settings = mergeSettings(opts.settings);
+
+    const folders = params.workspaceFolders?.length
+      ? params.workspaceFolders.map((f) => ({ uri: f.uri, name: f.name }))
+      : params.rootUri
+        ? [{ uri: params.rootUri, name: path.basename(fileURLToPath(params.rootUri)) }]
+        : params.rootPath
+          ? [{ uri: `file://${params.rootPath}`, name: path.basename(params.rootPath) }]
+          : [];
+    for (const f of folders) this.addFolder(f.uri, f.name);
+
+    return {
+      capabilities: {
+        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
+        hoverProvider: true,
+        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix], resolveProvider: true },
+        workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
+      },
+      serverInfo: { name: 'sqlmigrate', version: serverVersion() },
+    };
+  }
+
+  private addFolder(uri: string, name: string): Folder | undefined {
+    let root: string;
+    try {
+      root = fileURLToPath(uri);
+    } catch {
+      this.log.error(`workspace folder ${uri} is not on disk; it is not scanned`);
+      return undefined;
+    }
+    const folder = new Folder(root, uri, name);
+    this.folders.push(folder);
+    this.folders.sort((a, b) => b.root.length - a.root.length);
+    return folder;
+  }
+
+  private async initialized(): Promise<void> {
+    const c = this.connection;
+    if (this.caps.configuration) {
+      await c.client.register(DidChangeConfigurationNotification.type, { section: 'sqlmigrate' }).catch((e) => this.log.error(`register configuration: ${describeError(e)}`));
+      await this.fetchSettings();
+    }
+    if (this.caps.watchedFilesDynamic) {
+      const all = WatchKind.Create | WatchKind.Change | WatchKind.Delete;
+      await c.client
+        .register(DidChangeWatchedFilesNotification.type, {
+          watchers: [{ globPattern: WATCHED_SOURCES, kind: all }, { globPattern: `**/${CONFIG_FILE}`, kind: all }, { globPattern: `**/${BASELINE_FILE}`, kind: all }],
+        })
+        .catch((e) => this.log.error(`register file watchers: ${describeError(e)}`));
+    }
+    if (this.caps.workspaceFolders) {
+      c.workspace.onDidChangeWorkspaceFolders(
+        guardVoid(this.log, 'didChangeWorkspaceFolders', async (e) => {
+          for (const r of e.removed) this.folders = this.folders.filter((f) => f.uri !== r.uri);
+          for (const a of e.added) {
+            const folder = this.addFolder(a.uri, a.name);
+            if (folder) await this.startFolder(folder);
+          }
+          this.notifyProgressSoon();
+        }),
+      );
+    }
+    await this.engineReady();
+    this.log.info(`sqlmigrate server ${serverVersion()} (pid ${process.pid}) serving ${this.folders.map((f) => f.root).join(', ') || 'no folder'}`);
+    await Promise.all(this.folders.map((f) => this.startFolder(f)));
+    this.setState('ready');
+  }
+
+  private async startFolder(folder: Folder): Promise<void> {
+    folder.loadConfig();
+    folder.loadBaseline();
+    if (folder.configError) this.connection.window.showWarningMessage(`sqlmigrate: invalid ${CONFIG_FILE} in ${folder.name}, using defaults: ${folder.configError}`);
+    if (folder.baselineError) this.connection.window.showWarningMessage(`sqlmigrate: ${folder.baselineError}`);
+    if (this.settings.scanOnStartup) await this.scan(folder);
+  }
+
+  private setState(state: ServerState): void {
+    this.state = state;
+    this.notifyProgressSoon(true);
+  }
+
+  private engineFailure: string | undefined;
+
+  /**
+   * Waits for the engine's parsers. If the Python grammar cannot load, say so once and carry on:
+   * TypeScript and JavaScript still work, Python files are skipped with a reason by the engine.
+   */
+  private async engineReady(): Promise<void> {
+    try {
+      await initEngine();
+    } catch (e) {
+      if (!this.engineFailure) {
+        this.engineFailure = describeError(e);
+        this.log.error(`the Python parser could not load; Python files are not analysed: ${this.engineFailure}`);
+        this.connection.window.showErrorMessage('sqlmigrate: the Python parser could not load, so Python files are not analysed. See the sqlmigrate output.');
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- settings
+
+  private async fetchSettings(): Promise<void> {
+    if (!this.caps.configuration) return;
+    const s = (await this.connection.workspace.getConfiguration({ section: 'sqlmigrate' })) as Partial<Settings> | null;
+    this.settings = mergeSettings(s ?? {});
+  }
+
+  private async configurationChanged(settings: unknown): Promise<void> {
+    if (this.caps.configuration) await this.fetchSettings();
+    else if (settings && typeof settings === 'object' && 'sqlmigrate' in settings) this.settings = mergeSettings((settings as { sqlmigrate: Partial<Settings> }).sqlmigrate);
+    for (const doc of this.documents.all()) {
+      if (this.settings.enable) this.schedule(doc.uri);
+      else void this.connection.sendDiagnostics({ uri: doc.uri, diagnostics: [] });
+    }
+  }
+
+  // ---------------------------------------------------------------- documents
+
+  private folderFor(fsPath: string): { folder: Folder; rel: string } | undefined {
+    for (const folder of this.folders) {
+      const rel = folder.relOf(fsPath);
+      if (rel !== undefined) return { folder, rel };
+    }
+    return undefined;
+  }
+
+  private locate(uri: string, languageId?: string): { fileName: string; fsPath?: string; folder?: Folder; rel?: string } {
+    if (uri.startsWith('file:')) {
+      const fsPath = fileURLToPath(uri);
+      const where = this.folderFor(fsPath);
+      return { fileName: fsPath, fsPath, folder: where?.folder, rel: where?.rel };
+    }
+    return { fileName: `untitled${UNTITLED_EXT[languageId ?? ''] ?? ''}` };
+  }
+
+  private schedule(uri: string): void {
+    const old = this.timers.get(uri);
+    if (old) clearTimeout(old);
+    if (!this.settings.enable) return;
+    this.timers.set(
+      uri,
+      setTimeout(guardVoid(this.log, 'analyse', () => this.analyseAndPublish(uri)), this.settings.debounce),
+    );
+  }
+
+  /** Analyses the current version of a document; returns undefined when the document is gone. */
+  private analyseDocument(doc: TextDocument): DocResult {
+    const where = this.locate(doc.uri, doc.languageId);
+    if (!languageOf(where.fileName)) return { version: doc.version, findings: [] };
+    if (where.folder && where.rel !== undefined && !where.folder.rules.isScanned(where.rel)) return { version: doc.version, findings: [] };
+    const detect = where.folder?.detect ?? DEFAULT_DETECT;
+    const result = analyzeTextSync(doc.getText(), where.fileName, detect);
+    this.stats.analysed++;
+    let findings = result.findings;
+    if (where.folder && where.rel !== undefined) {
+      findings = where.folder.withConfigExceptions(where.rel, findings);
+      where.folder.setFile(where.rel, findings, ++this.stamp);
+      this.notifyProgressSoon();
+    }
+    const r = { version: doc.version, findings };
+    this.results.set(doc.uri, r);
+    return r;
+  }
+
+  private async analyseAndPublish(uri: string): Promise<void> {
+    this.timers.delete(uri);
+    const doc = this.documents.get(uri);
+    if (!doc) return;
+    await this.engineReady();
+    const version = doc.version;
+    const current = this.documents.get(uri);
+    if (!current || current.version !== version) return;
+    const r = this.analyseDocument(current);
+    if (this.testAnalysisDelayMs) await new Promise((res) => setTimeout(res, this.testAnalysisDelayMs));
+    // Let edits that arrived during the analysis be read before deciding the result is current.
+    await new Promise((res) => setImmediate(res));
+    const now = this.documents.get(uri);
+    if (!now || now.version !== r.version) {
+      this.stats.dropped++;
+      return;
+    }
+    this.publish(uri, r);
+  }
+
+  private publish(uri: string, r: DocResult): void {
+    const diagnostics = r.findings.map((f) => toDiagnostic(f, this.settings)).filter((d): d is Diagnostic => !!d);
+    this.stats.published++;
+    void this.connection.sendDiagnostics({ uri, version: r.version, diagnostics });
+  }
+
+  private closed(uri: string): void {
+    const t = this.timers.get(uri);
+    if (t) clearTimeout(t);
+    this.timers.delete(uri);
+    this.results.delete(uri);
+    void this.connection.sendDiagnostics({ uri, diagnostics: [] });
+    // The buffer may have held unsaved edits: the index goes back to what is on disk.
+    if (uri.startsWith('file:')) this.queueFileEvents([{ uri, type: FileChangeType.Changed }]);
+  }
+
+  /** Findings for the document's current version (analysed now if the last result is older). */
+  private async currentFindings(uri: string): Promise<{ doc: TextDocument; findings: Finding[] } | undefined> {
+    const doc = this.documents.get(uri);
+    if (!doc) return undefined;
+    const cached = this.results.get(uri);
+    if (cached && cached.version === doc.version) return { doc, findings: cached.findings };
+    await this.engineReady();
+    return { doc, findings: this.analyseDocument(doc).findings };
+  }
+
+  // ---------------------------------------------------------------- hover and code actions
+
+  private async hover(p: HoverParams): Promise<Hover | null> {
+    const cur = await this.currentFindings(p.textDocument.uri);
+    if (!cur) return null;
+    const at = cur.findings.filter((f) => contains(f.range, p.position));
+    if (!at.length) return null;
+    // Innermost first.
+    at.sort((a, b) => spanOf(a.range) - spanOf(b.range));
+    return { contents: hoverFor(at), range: at[0].range };
+  }
+
+  private async codeActions(p: CodeActionParams): Promise<CodeAction[]> {
+    if (p.context.only && !p.context.only.some((k) => k === CodeActionKind.QuickFix || CodeActionKind.QuickFix.startsWith(k))) return [];
+    const cur = await this.currentFindings(p.textDocument.uri);
+    if (!cur) return [];
+    const { doc, findings } = cur;
+    const hits = findings.filter((f) => overlaps(f.range, p.range));
+    const actions: CodeAction[] = [];
+    const keptLines = new Set<number>();
+    for (const f of hits) {
+      const diagnostics = p.context.diagnostics.filter((d) => d.source === SOURCE && d.code === f.rule && sameRange(d.range, f.range));
+      if (!f.exception && f.rule !== 'exception-missing-reason' && !keptLines.has(f.range.start.line)) {
+        keptLines.add(f.range.start.line);
+        const action = CodeAction.create('Keep this statement on purpose…', CodeActionKind.QuickFix);
+        action.diagnostics = diagnostics;
+        const data: KeepActionData = { uri: doc.uri, version: doc.version, line: f.range.start.line, character: f.range.start.character, rule: f.rule };
+        action.data = data;
+        if (!this.caps.codeActionResolve) Object.assign(action, this.keepActionEdit(doc, f));
+        actions.push(action);
+      }
+    }
+    if (hits.length && this.clientCommands.has(ClientCommands.showInProgress)) {
+      const f = hits[0];
+      const action = CodeAction.create('Show in migration progress', { title: 'Show in migration progress', command: ClientCommands.showInProgress, arguments: [doc.uri, f.range] }, CodeActionKind.QuickFix);
+      action.diagnostics = p.context.diagnostics.filter((d) => d.source === SOURCE && overlaps(d.range, f.range));
+      actions.push(action);
+    }
+    return actions;
+  }
+
+  private keepActionEdit(doc: TextDocument, f: Finding): { edit: WorkspaceEdit; command?: CodeAction['command'] } {
+    const lineText = doc.getText(Range.create(f.range.start.line, 0, f.range.start.line + 1, 0)).replace(/\r?\n$/, '');
+    const k = keepEdit(f, lineText);
+    const insert = TextEdit.insert({ line: k.line, character: 0 }, k.text);
+    const edit: WorkspaceEdit = this.caps.documentChanges
+      ? { documentChanges: [TextDocumentEdit.create({ uri: doc.uri, version: doc.version }, [insert])] }
+      : { changes: { [doc.uri]: [insert] } };
+    const command = this.clientCommands.has(ClientCommands.selectKeepReason)
+      ? { title: 'Type the reason', command: ClientCommands.selectKeepReason, arguments: [doc.uri, k.line, k.placeholder.start, k.placeholder.end] }
+      : undefined;
+    return { edit, command };
+  }
+
+  private async resolveCodeAction(action: CodeAction): Promise<CodeAction> {
+    const data = action.data as KeepActionData | undefined;
+    if (!data || typeof data.uri !== 'string') return action;
+    const doc = this.documents.get(data.uri);
+    if (!doc || doc.version !== data.version) {
+      this.log.info(`refused a stale code action for ${data.uri} (offered for version ${data.version}, document is at ${doc?.version ?? 'closed'})`);
+      this.connection.window.showWarningMessage('sqlmigrate: the file changed since this quick fix was offered; run it again.');
+      return action;
+    }
+    const cur = await this.currentFindings(data.uri);
+    const f = cur?.findings.find((x) => x.rule === data.rule && x.range.start.line === data.line && x.range.start.character === data.character);
+    if (!f) return action;
+    return Object.assign(action, this.keepActionEdit(doc, f));
+  }
+
+  // ---------------------------------------------------------------- workspace scan and file events
+
+  private async scan(folder: Folder): Promise<void> {
+    const generation = ++folder.scanGeneration;
+    const run = this.runScan(folder, generation);
+    folder.scanning = run;
+    try {
+      await run;
+    } finally {
+      if (folder.scanning === run) folder.scanning = undefined;
+    }
+  }
+
+  private async runScan(folder: Folder, generation: number): Promise<void> {
+    await this.engineReady();
+    const started = Date.now();
+    const startStamp = ++this.stamp;
+    const skipped: Array<{ file: string; reason: string }> = [];
+    const list = listFiles(folder.root, folder.rules, skipped);
+    const reporter = await this.connection.window.createWorkDoneProgress();
+    reporter.begin(`sqlmigrate: scanning ${folder.name}`, 0, `${list.length} files`, false);
+    this.state = 'scanning';
+    this.scanProgress = { done: 0, total: list.length };
+    this.notifyProgressSoon(true);
+    const touched = new Set<string>();
+    let sliceStart = Date.now();
+    let lastReport = 0;
+    for (let i = 0; i < list.length; i++) {
+      if (folder.scanGeneration !== generation) {
+        reporter.done();
+        return; // a newer scan of this folder took over
+      }
+      const entry = list[i];
+      const existing = folder.index.get(entry.rel);
+      if (existing && existing.stamp > startStamp) {
+        touched.add(entry.rel); // updated by an edit or a file event during the scan: newer than what we would read
+      } else {
+        const open = this.documents.get(folder.uriOf(entry.rel));
+        if (open) {
+          this.analyseDocument(open);
+          touched.add(entry.rel);
+        } else {
+          const read = readSourceFile(entry.abs, folder.config.maxFileSize);
+          if ('text' in read) {
+            const result = analyzeTextSync(read.text, entry.rel, folder.detect);
+            if (!result.skipped) {
+              folder.setFile(entry.rel, folder.withConfigExceptions(entry.rel, result.findings), startStamp);
+              touched.add(entry.rel);
+            }
+          }
+        }
+      }
+      if (Date.now() - sliceStart > 20) {
+        this.scanProgress = { done: i + 1, total: list.length };
+        if (Date.now() - lastReport > 200) {
+          lastReport = Date.now();
+          reporter.report(Math.floor(((i + 1) / Math.max(1, list.length)) * 100), `${i + 1}/${list.length} files`);
+          this.notifyProgressSoon();
+        }
+        await new Promise((res) => setImmediate(res));
+        sliceStart = Date.now();
+      }
+    }
+    for (const [rel, e] of [...folder.index]) if (!touched.has(rel) && e.stamp <= startStamp) folder.index.delete(rel);
+    folder.filesScanned = list.length;
+    reporter.done();
+    this.scanProgress = undefined;
+    if (this.folders.every((f) => !f.scanning || f === folder)) this.state = 'ready';
+    this.log.info(`scanned ${folder.name}: ${list.length} files in ${Date.now() - started} ms, ${folder.index.size} with findings, ${skipped.length} skipped`);
+    this.notifyProgressSoon(true);
+  }
+
+  private queueFileEvents(changes: FileEvent[]): void {
+    this.pendingEvents.push(...changes);
+    if (this.eventTimer) clearTimeout(this.eventTimer);
+    this.eventTimer = setTimeout(
+      guardVoid(this.log, 'fileEvents', () => {
+        this.eventTimer = undefined;
+        const batch = this.pendingEvents;
+        this.pendingEvents = [];
+        this.eventWork = this.eventWork.then(() => this.processFileEvents(batch)).catch((e) => this.log.error(`[fileEvents] ${describeError(e)}`));
+      }),
+      EVENT_BATCH_MS,
+    );
+  }
+
+  private async processFileEvents(batch: FileEvent[]): Promise<void> {
+    await this.engineReady();
+    const rescan = new Set<Folder>();
+    const byFolder = new Map<Folder, Map<string, FileChangeType>>();
+    for (const ev of batch) {
+      if (!ev.uri.startsWith('file:')) continue;
+      const fsPath = fileURLToPath(ev.uri);
+      const where = this.folderFor(fsPath);
+      if (!where) continue;
+      const { folder, rel } = where;
+      if (rel === CONFIG_FILE) {
+        rescan.add(folder);
+        continue;
+      }
+      if (rel === BASELINE_FILE) {
+        folder.loadBaseline();
+        if (folder.baselineError && ev.type !== FileChangeType.Deleted) this.connection.window.showWarningMessage(`sqlmigrate: ${folder.baselineError}`);
+        this.notifyProgressSoon();
+        continue;
+      }
+      let m = byFolder.get(folder);
+      if (!m) byFolder.set(folder, (m = new Map()));
+      m.set(rel, ev.type); // the last event for a path wins
+    }
+    for (const folder of rescan) {
+      folder.loadConfig();
+      if (folder.configError) this.connection.window.showWarningMessage(`sqlmigrate: invalid ${CONFIG_FILE} in ${folder.name}, using defaults: ${folder.configError}`);
+      for (const doc of this.documents.all()) this.schedule(doc.uri);
+    }
+    for (const [folder, events] of byFolder) {
+      if (rescan.has(folder)) continue;
+      if (events.size > RESCAN_THRESHOLD) {
+        this.log.info(`${events.size} file events in ${folder.name}: rescanning`);
+        rescan.add(folder);
+        continue;
+      }
+      let sliceStart = Date.now();
+      for (const [rel, type] of events) {
+        const abs = path.join(folder.root, rel);
+        const uri = folder.uriOf(rel);
+        if (this.documents.get(uri)) continue; // the editor's buffer is the truth for open documents
+        let stat: fs.Stats | undefined;
+        try {
+          stat = type === FileChangeType.Deleted ? undefined : fs.statSync(abs);
+        } catch {
+          stat = undefined;
+        }
+        if (!stat) {
+          folder.removePath(rel);
+        } else if (stat.isDirectory()) {
+          rescan.add(folder); // a folder appeared (rename, checkout): walk it properly
+          break;
+        } else if (folder.rules.isScanned(rel)) {
+          const read = readSourceFile(abs, folder.config.maxFileSize);
+          const result = 'text' in read ? analyzeTextSync(read.text, rel, folder.detect) : undefined;
+          folder.setFile(rel, result && !result.skipped ? folder.withConfigExceptions(rel, result.findings) : [], ++this.stamp);
+        } else {
+          folder.removePath(rel);
+        }
+        if (Date.now() - sliceStart > 20) {
+          await new Promise((res) => setImmediate(res));
+          sliceStart = Date.now();
+        }
+      }
+    }
+    for (const folder of rescan) await this.scan(folder);
+    this.notifyProgressSoon();
+  }
+
+  private async rescanAll(): Promise<ProgressResult> {
+    await Promise.all(
+      this.folders.map(async (f) => {
+        f.loadConfig();
+        f.loadBaseline();
+        await this.scan(f);
+      }),
+    );
+    this.setState('ready');
+    return this.progressResult(false);
+  }
+
+  // ---------------------------------------------------------------- ledger
+
+  private emptyProgress(): ProgressResult {
+    return { state: this.state, folders: [], remaining: 0, kept: 0, progress: null };
+  }
+
+  private progressResult(summaryOnly: boolean): ProgressResult {
+    const folders = this.folders.map((f) => f.progress(summaryOnly));
+    const remaining = folders.reduce((n, f) => n + f.remaining, 0);
+    const kept = folders.reduce((n, f) => n + f.kept, 0);
+    const withBaseline = folders.filter((f) => f.baseline);
+    const base = withBaseline.reduce((n, f) => n + f.baseline!.remaining, 0);
+    const left = withBaseline.reduce((n, f) => n + f.remaining, 0);
+    const progress = withBaseline.length ? (base === 0 ? (left === 0 ? 1 : 0) : 1 - left / base) : null;
+    return { state: this.state, folders, remaining, kept, progress };
+  }
+
+  private notifyProgressSoon(immediate = false): void {
+    if (this.progressTimer) {
+      if (!immediate) return;
+      clearTimeout(this.progressTimer);
+    }
+    this.progressTimer = setTimeout(
+      guardVoid(this.log, 'progressChanged', () => {
+        this.progressTimer = undefined;
+        const p = this.progressResult(true);
+        void this.connection.sendNotification(ProgressChangedNotification.type, {
+          state: this.state,
+          remaining: p.remaining,
+          kept: p.kept,
+          progress: p.progress,
+          ...(this.scanProgress ? { scan: this.scanProgress } : {}),
+        });
+      }),
+      immediate ? 0 : PROGRESS_NOTIFY_MS,
+    );
+  }
+
+  private async fileFindings(uri: string) {
+    const doc = this.documents.get(uri);
+    if (doc) return (await this.currentFindings(uri))?.findings.map(toFindingItem) ?? [];
+    if (!uri.startsWith('file:')) return [];
+    const where = this.folderFor(fileURLToPath(uri));
+    return where?.folder.index.get(where.rel)?.findings.map(toFindingItem) ?? [];
+  }
+
+  private async recordBaseline(folderUri: string | undefined, force: boolean): Promise<RecordBaselineResult> {
+    const folder = folderUri ? this.folders.find((f) => f.uri === folderUri) : this.folders[this.folders.length - 1];
+    if (!folder) return { ok: false, reason: 'no-folder', message: 'Open a folder to record a baseline.' };
+    while (folder.scanning) await folder.scanning;
+    await this.eventWork;
+    const baseline = buildBaseline(folder.ledgerFiles(), countedRules(folder.config), { commit: gitCommit(folder.root) });
+    try {
+      const file = writeBaseline(folder.root, baseline, { force });
+      folder.baseline = baseline;
+      folder.baselineError = null;
+      this.notifyProgressSoon(true);
+      return { ok: true, file, baseline: { recordedAt: baseline.recordedAt, commit: baseline.commit, remaining: baseline.remaining, kept: baseline.kept } };
+    } catch (e) {
+      if (e instanceof LedgerError) {
+        const existing = folder.baseline ? { recordedAt: folder.baseline.recordedAt, commit: folder.baseline.commit, remaining: folder.baseline.remaining, kept: folder.baseline.kept } : undefined;
+        return { ok: false, reason: e.kind === 'exists' ? 'exists' : e.kind === 'io' ? 'error' : 'corrupt', message: e.message, ...(existing ? { existing } : {}) };
+      }
+      throw e;
+    }
+  }
+}
+
+const DEFAULT_DETECT = { defaultDialect: 'postgresql' as const, wrappers: [], sessionFactories: ['get_session'] };
+
+function mergeSettings(s: Partial<Settings>): Settings {
+  return {
+    enable: typeof s.enable === 'boolean' ? s.enable : DEFAULT_SETTINGS.enable,
+    severity: { ...DEFAULT_SETTINGS.severity, ...(s.severity && typeof s.severity === 'object' ? s.severity : {}) },
+    debounce: typeof s.debounce === 'number' && s.debounce >= 0 ? Math.min(s.debounce, 5000) : DEFAULT_SETTINGS.debounce,
+    scanOnStartup: typeof s.scanOnStartup === 'boolean' ? s.scanOnStartup : DEFAULT_SETTINGS.scanOnStartup,
+  };
+}
+
+type Pos = { line: number; character: number };
+type Rng = { start: Pos; end: Pos };
+
+function before(a: Pos, b: Pos): boolean {
+  return a.line < b.line || (a.line === b.line && a.character < b.character);
+}
+function contains(r: Rng, p: Pos): boolean {
+  return !before(p, r.start) && !before(r.end, p);
+}
+function overlaps(a: Rng, b: Rng): boolean {
+  return !before(a.end, b.start) && !before(b.end, a.start);
+}
+function sameRange(a: Rng, b: Rng): boolean {
+  return a.start.line === b.start.line && a.start.character === b.start.character && a.end.line === b.end.line && a.end.character === b.end.character;
+}
+function spanOf(r: Rng): number {
+  return (r.end.line - r.start.line) * 10_000 + (r.end.character - r.start.character);
+}
+
+let version: string | undefined;
+export function serverVersion(): string {
+  if (version) return version;
+  try {
+    version = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    version = 'unknown';
+  }
+  return version;
+}

@@ -1,0 +1,124 @@
+/**
+ * How findings look in an editor: diagnostics (code = rule id, severities from settings,
+ * dynamic SQL as an injection risk), hover text, and the keep-on-purpose edit. Pure functions
+ * of findings and settings; no connection, no state.
+ */
+import { Diagnostic, DiagnosticSeverity, MarkupKind, type MarkupContent } from 'vscode-languageserver';
+import type { Finding } from '../engine/types';
+import { RULES_DOC_URL, type FindingItem, type SeverityName, type Settings } from '../protocol';
+import { formatSql } from './formatSql';
+
+export const SOURCE = 'sqlmigrate';
+
+const SEVERITY: Record<Exclude<SeverityName, 'off'>, DiagnosticSeverity> = {
+  error: DiagnosticSeverity.Error,
+  warning: DiagnosticSeverity.Warning,
+  information: DiagnosticSeverity.Information,
+  hint: DiagnosticSeverity.Hint,
+};
+
+/** The setting that decides a finding's severity: `kept`, `dynamic-sql` or the rule id. */
+export function severityKey(f: Finding): string {
+  if (f.exception) return 'kept';
+  if (f.rule === 'raw-sql' && f.dynamic) return 'dynamic-sql';
+  return f.rule;
+}
+
+export function severityOf(f: Finding, settings: Settings): SeverityName {
+  const name = settings.severity[severityKey(f)] ?? (f.exception ? 'hint' : 'information');
+  return name in SEVERITY || name === 'off' ? name : 'information';
+}
+
+/** What a diagnostic carries in `data`, so code actions can find their finding again. */
+export interface DiagnosticData {
+  rule: string;
+  kept: boolean;
+}
+
+export function toDiagnostic(f: Finding, settings: Settings): Diagnostic | undefined {
+  const sev = severityOf(f, settings);
+  if (sev === 'off') return undefined;
+  let message = f.message;
+  if (f.exception) message = `${message} — kept on purpose (${f.exception.source}): ${f.exception.reason}`;
+  const d = Diagnostic.create(f.range, message, SEVERITY[sev], f.rule, SOURCE);
+  d.codeDescription = { href: RULES_DOC_URL };
+  d.data = { rule: f.rule, kept: !!f.exception } satisfies DiagnosticData;
+  return d;
+}
+
+export function toFindingItem(f: Finding): FindingItem {
+  return {
+    rule: f.rule,
+    range: f.range,
+    kind: f.kind,
+    tables: f.tables,
+    complexity: f.complexity,
+    dynamic: f.dynamic,
+    message: f.message,
+    kept: f.exception ? f.exception.reason : null,
+  };
+}
+
+export const REWRITE_NOTE = 'No rewrite available yet: Knex and SQLAlchemy rewrites arrive with a later release.';
+
+const code = (s: string) => '`' + s.replace(/`/g, 'ˋ') + '`';
+
+export function hoverFor(findings: Finding[]): MarkupContent {
+  const sections = findings.map((f) => {
+    const lines: string[] = [];
+    const title = f.rule === 'raw-sql' ? `Raw SQL ${f.kind === 'ddl' ? 'DDL' : f.kind === 'other' ? 'statement' : f.kind.toUpperCase()}` : f.rule;
+    lines.push(`**sqlmigrate** · ${title} · \`${f.rule}\`${f.callee ? ` via ${code(f.callee)}` : ''}`);
+    if (f.exception) lines.push('', `**Kept on purpose** (${f.exception.source}): ${f.exception.reason}`);
+    if (f.dynamic) {
+      const parts = f.sql?.dynamicParts.length ? ` from ${f.sql.dynamicParts.map((p) => code(p.length > 60 ? p.slice(0, 59) + '…' : p)).join(', ')}` : '';
+      lines.push('', `⚠️ **Injection risk**: the SQL is built at run time${parts}. Pass values as parameters.`);
+    }
+    if (f.sql) {
+      lines.push('', '```sql', formatSql(f.sql.text, f.sql.dynamicParts), '```');
+    } else if (f.rule !== 'raw-sql') {
+      lines.push('', f.message);
+    }
+    const rows: Array<[string, string]> = [];
+    rows.push(['kind', f.kind]);
+    if (f.tables.length) rows.push(['tables', f.tables.map(code).join(', ')]);
+    if (f.entities?.length) rows.push(['entities', f.entities.map(code).join(', ')]);
+    if (f.info) {
+      if (f.info.columns.length) rows.push(['columns', f.info.columns.slice(0, 20).map(code).join(', ') + (f.info.columns.length > 20 ? ` … (${f.info.columns.length})` : '')]);
+      const p = f.info.params;
+      rows.push(['parameters', p.count ? `${p.count} (${p.style}${p.names.length ? `: ${p.names.map(code).join(', ')}` : ''})` : 'none']);
+      rows.push(['complexity', `${f.info.complexity}${f.info.features.length ? ` (${f.info.features.join(', ')})` : ''}`]);
+      rows.push(['dialect', f.info.dialect]);
+      if (!f.info.parsed) rows.push(['parsed', `no: ${f.info.parseError ?? 'unknown reason'}`]);
+    } else {
+      rows.push(['complexity', f.complexity]);
+    }
+    if (f.driver && f.driver !== 'unknown') rows.push(['driver', f.driver]);
+    lines.push('', '| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v.replace(/\|/g, '\\|')} |`));
+    if (f.rule !== 'exception-missing-reason') lines.push('', `_${REWRITE_NOTE}_`);
+    return lines.join('\n');
+  });
+  return { kind: MarkupKind.Markdown, value: sections.join('\n\n---\n\n') };
+}
+
+/** The placeholder the keep-on-purpose action inserts; the client selects it so typing replaces it. */
+export const KEEP_REASON_PLACEHOLDER = '<reason>';
+
+export interface KeepEdit {
+  /** Zero-based line the comment is inserted before. */
+  line: number;
+  text: string;
+  /** Where the placeholder sits in the inserted line. */
+  placeholder: { start: number; end: number };
+}
+
+/** The comment line to insert above the statement's first line, indented like it. */
+export function keepEdit(f: Finding, lineText: string): KeepEdit {
+  const indent = /^[ \t]*/.exec(lineText)![0];
+  const marker = f.language === 'python' ? '#' : '//';
+  const prefix = `${indent}${marker} sqlmigrate-keep: `;
+  return {
+    line: f.range.start.line,
+    text: `${prefix}${KEEP_REASON_PLACEHOLDER}\n`,
+    placeholder: { start: prefix.length, end: prefix.length + KEEP_REASON_PLACEHOLDER.length },
+  };
+}
