@@ -8,9 +8,6 @@
  */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
 
-/** Where the diagnostic `codeDescription` links point (the README's rule table). */
-export const RULES_DOC_URL = 'https://github.com/sqlmigrate/sqlmigrate/blob/main/README.md#rules';
-
 /** Client-side commands a client may offer; the server uses them only when the client lists them in `initializationOptions.clientCommands`. */
 export const ClientCommands = {
   /** Reveal a file or finding in the "Migration progress" view: args `[uri: string, range?: Range]`. */

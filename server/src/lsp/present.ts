@@ -3,9 +3,12 @@
  * dynamic SQL as an injection risk), hover text, and the keep-on-purpose edit. Pure functions
  * of findings and settings; no connection, no state.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Diagnostic, DiagnosticSeverity, MarkupKind, type MarkupContent } from 'vscode-languageserver';
 import type { Finding } from '../engine/types';
-import { RULES_DOC_URL, type FindingItem, type SeverityName, type Settings } from '../protocol';
+import { type FindingItem, type SeverityName, type Settings } from '../protocol';
 import { formatSql } from './formatSql';
 
 export const SOURCE = 'sqlmigrate';
@@ -35,13 +38,37 @@ export interface DiagnosticData {
   kept: boolean;
 }
 
+let docsDir: string | null | undefined;
+
+/**
+ * The rule's page, `docs/rules/<rule>.md`, shipped with the extension and the package: a
+ * file URI, so the link works offline and in any editor. Found by walking up from this
+ * module, which works from `out/` and from a bundle alike.
+ */
+export function ruleDocUri(rule: string): string | undefined {
+  if (docsDir === undefined) {
+    docsDir = null;
+    for (let dir = __dirname, i = 0; i < 6; i++, dir = path.dirname(dir)) {
+      const candidate = path.join(dir, 'docs', 'rules');
+      if (fs.existsSync(path.join(candidate, 'raw-sql.md'))) {
+        docsDir = candidate;
+        break;
+      }
+    }
+  }
+  if (!docsDir) return undefined;
+  const file = path.join(docsDir, `${rule}.md`);
+  return fs.existsSync(file) ? pathToFileURL(file).toString() : undefined;
+}
+
 export function toDiagnostic(f: Finding, settings: Settings): Diagnostic | undefined {
   const sev = severityOf(f, settings);
   if (sev === 'off') return undefined;
   let message = f.message;
   if (f.exception) message = `${message} — kept on purpose (${f.exception.source}): ${f.exception.reason}`;
   const d = Diagnostic.create(f.range, message, SEVERITY[sev], f.rule, SOURCE);
-  d.codeDescription = { href: RULES_DOC_URL };
+  const doc = ruleDocUri(f.rule);
+  if (doc) d.codeDescription = { href: doc };
   d.data = { rule: f.rule, kept: !!f.exception } satisfies DiagnosticData;
   return d;
 }
