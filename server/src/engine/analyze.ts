@@ -47,7 +47,7 @@ export function languageOf(fileName: string): Language | undefined {
  * of what the detectors report: a detector path that needs none of these needs a word here.
  */
 const PREFILTER_BASE = [
-  String.raw`['"\x60]\s*\(?\s*(?:select|insert|update|delete|with|create|alter|drop|truncate|replace|merge|upsert|pragma|vacuum|grant|revoke|explain|copy|call|set|show|describe|values|table|lock|analyze|reindex|attach|detach|refresh|listen|notify|savepoint|release)\s`,
+  String.raw`['"\x60]\s*\(?\s*(?:select|insert|update|delete|with|create|alter|drop|truncate|replace|merge|upsert|pragma|vacuum|grant|revoke|explain|copy|call|set|show|describe|values|table|lock|unlock|analyze|reindex|attach|detach|refresh|listen|notify|savepoint|release)\s`,
   String.raw`['"\x60]\s*(?:begin|commit|rollback|start\s+transaction|end)\b`,
   String.raw`\.(?:query|execute|executemany|executescript|prepare|raw|fetch|fetchrow|fetchval|read_sql|read_sql_query)\s*\(`,
   String.raw`\$(?:query|execute)Raw`,

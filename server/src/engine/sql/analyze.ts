@@ -190,7 +190,7 @@ function fromAst(
   const tables = uniq(
     [...tableList, ...indexTables]
       .map((t) => tableOf(t))
-      .filter((t): t is string => !!t && !cteNames.has(t) && !t.startsWith(DYNAMIC_PLACEHOLDER_PREFIX)),
+      .filter((t): t is string => !!t && !cteNames.has(t) && !t.includes(DYNAMIC_PLACEHOLDER_PREFIX)),
   );
   const columns = uniq(
     columnList
@@ -330,7 +330,7 @@ function fromTokens(
   const re = /\b(?:FROM|JOIN|INTO|UPDATE|COPY|TABLE(?:\s+IF\s+(?:NOT\s+)?EXISTS)?)\s+([A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)?)/gi;
   for (let m = re.exec(stripped); m; m = re.exec(stripped)) {
     const t = m[1].toLowerCase();
-    if (!t.startsWith(DYNAMIC_PLACEHOLDER_PREFIX) && !['select', 'set', 'where', 'values', 'only', 'lateral', 'stdin', 'stdout', 'program'].includes(t)) tables.push(t);
+    if (!t.includes(DYNAMIC_PLACEHOLDER_PREFIX) && !['select', 'set', 'where', 'values', 'only', 'lateral', 'stdin', 'stdout', 'program'].includes(t)) tables.push(t);
   }
   return {
     kind,
