@@ -11,7 +11,7 @@
 import { detectPython, initPython } from './detect/python';
 import { detectTypeScript } from './detect/ts';
 import { applyInlineExceptions } from './exceptions';
-import type { DetectOptions, Finding, Language, Problem } from './types';
+import type { DetectOptions, Finding, Language, MappedModel, Problem } from './types';
 
 export interface AnalyzeResult {
   language: Language | undefined;
@@ -19,6 +19,8 @@ export interface AnalyzeResult {
   problems: Problem[];
   /** Why the text was not analysed (binary, minified, ...); findings are then empty. */
   skipped?: string;
+  /** ORM classes mapped in this file and their tables, for resolving entities across files. */
+  models?: MappedModel[];
 }
 
 /** Lines longer than this mark a file as minified or generated. */
@@ -52,6 +54,7 @@ const PREFILTER_BASE = [
   String.raw`\.(?:query|execute|executemany|executescript|prepare|raw|fetch|fetchrow|fetchval|read_sql|read_sql_query)\s*\(`,
   String.raw`\$(?:query|execute)Raw`,
   String.raw`\btext\s*\(`,
+  String.raw`__tablename__`, // ORM models: their tables name the entities of session queries in other files
 ].join('|');
 
 const prefilterCache = new Map<string, RegExp>();
@@ -118,7 +121,7 @@ export function analyzeTextSync(text: string, fileName: string, options: DetectO
   }
   const { findings, problems } = applyInlineExceptions(source, language, detected.findings, detected.comments);
   findings.sort(byPosition);
-  return { language, findings, problems: [...detected.problems, ...problems] };
+  return { language, findings, problems: [...detected.problems, ...problems], models: detected.models };
 }
 
 function byPosition(a: Finding, b: Finding): number {

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyzeTextSync, initEngine } from './analyze';
 import { CONFIG_FILE, ConfigError, DEFAULT_CONFIG, detectOptions, parseConfig, PathRules, type Config } from './config';
-import { RULES, type Finding, type Language, type RuleId } from './types';
+import { RULES, type Finding, type Language, type MappedModel, type RuleId } from './types';
 
 /** A finding as the scan reports it: paths relative to the scanned root, 1-based lines. */
 export interface ScanFinding extends Omit<Finding, 'range'> {
@@ -180,6 +180,7 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
   const findings: ScanFinding[] = [];
   const files: FileEntry[] = [];
   const list = listFiles(root, rules, skipped);
+  const models = new ModelIndex();
   let done = 0;
   for (const entry of list) {
     done++;
@@ -194,12 +195,43 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
       skipped.push({ file: entry.rel, reason: result.skipped });
       continue;
     }
+    models.add(result.models);
     for (const p of result.problems) problems.push({ file: entry.rel, line: p.range ? p.range.start.line + 1 : undefined, message: p.message });
     const fileFindings = result.findings.map((f) => toScanFinding(entry.rel, f, rules));
     findings.push(...fileFindings);
     files.push({ file: entry.rel, language: result.language!, findings: fileFindings.length, kept: fileFindings.filter((f) => f.exception).length });
   }
+  models.resolve(findings);
   return { root, summary: summarise(findings, files.length, skipped, problems), findings, files };
+}
+
+/**
+ * ORM classes mapped anywhere in the tree (`class Job(Base): __tablename__ = "jobs"` in
+ * models.py), so a `session.query(Job)` in another file still names its table. A class name
+ * mapped to two different tables is ambiguous and resolves to nothing.
+ */
+export class ModelIndex {
+  private readonly tables = new Map<string, string | null>();
+
+  add(models: MappedModel[] | undefined): void {
+    for (const m of models ?? []) {
+      const known = this.tables.get(m.name);
+      this.tables.set(m.name, known === undefined || known === m.table ? m.table : null);
+    }
+  }
+
+  tableOf(entity: string): string | undefined {
+    return this.tables.get(entity) ?? undefined;
+  }
+
+  /** Fills `tables` of session findings that name entities but found no table in their own file. */
+  resolve<F extends { entities?: string[]; tables: string[] }>(findings: F[]): void {
+    for (const f of findings) {
+      if (!f.entities?.length || f.tables.length) continue;
+      const tables = f.entities.map((e) => this.tableOf(e)).filter((t): t is string => !!t);
+      if (tables.length) f.tables = [...new Set(tables)];
+    }
+  }
 }
 
 export function toScanFinding(rel: string, f: Finding, rules?: PathRules): ScanFinding {

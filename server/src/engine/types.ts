@@ -133,6 +133,13 @@ export interface DetectorResult {
   findings: Finding[];
   comments: SourceComment[];
   problems: Problem[];
+  /** ORM classes mapped in this file, with their table (`class Job: __tablename__ = "jobs"`). */
+  models?: MappedModel[];
+}
+
+export interface MappedModel {
+  name: string;
+  table: string;
 }
 
 /** Options a detector receives; filled from `.sqlmigrate.json` with defaults. */

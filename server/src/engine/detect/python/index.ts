@@ -81,8 +81,9 @@ export function detectPython(text: string, options: DetectOptions): DetectorResu
     result.comments = model.comments;
     result.problems.push(...isolated, ...syntaxProblems(model));
     try {
-      const { findings, problems } = runRules(model, options);
+      const { findings, problems, models } = runRules(model, options);
       result.findings = findings;
+      result.models = [...models].map(([name, table]) => ({ name, table }));
       result.problems.push(...problems);
     } catch (e) {
       result.problems.push({ message: `The Python detector failed (${describe(e)}); findings may be missing` });

@@ -123,7 +123,7 @@ interface Ctx {
   usesFactory: boolean;
 }
 
-export function runRules(model: FileModel, options: DetectOptions): { findings: Finding[]; problems: Problem[] } {
+export function runRules(model: FileModel, options: DetectOptions): { findings: Finding[]; problems: Problem[]; models: Map<string, string> } {
   const imports = model.imports;
   const drivers: string[] = [];
   for (const root of imports.roots) {
@@ -163,7 +163,7 @@ export function runRules(model: FileModel, options: DetectOptions): { findings: 
       }
     }
   }
-  return { findings: ctx.findings, problems: ctx.problems };
+  return { findings: ctx.findings, problems: ctx.problems, models: ctx.tables };
 }
 
 function visitCall(ctx: Ctx, site: CallSite): void {
