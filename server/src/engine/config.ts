@@ -27,6 +27,12 @@ export interface ConfigException {
   rules?: RuleId[];
 }
 
+/** The `rewrite` section: how rewrites are rendered (read by server/src/rewrite and the language server). */
+export interface RewriteConfig {
+  knex?: { instance?: string; import?: string; importDefault?: boolean };
+  wrappers?: Record<string, 'rows' | 'unknown'>;
+}
+
 export interface Config {
   include: string[];
   exclude: string[];
@@ -37,6 +43,7 @@ export interface Config {
   exceptions: ConfigException[];
   target: { reduction?: number; rules?: RuleId[] };
   maxFileSize: number;
+  rewrite: RewriteConfig;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -49,6 +56,7 @@ export const DEFAULT_CONFIG: Config = {
   exceptions: [],
   target: {},
   maxFileSize: 2 * 1024 * 1024,
+  rewrite: {},
 };
 
 export class ConfigError extends Error {
@@ -82,6 +90,8 @@ export function parseConfig(text: string, file = CONFIG_FILE): Config {
   };
   for (const key of ['include', 'exclude'] as const) for (const g of (r[key] as string[] | undefined) ?? []) check(g);
   for (const x of (r.exceptions as ConfigException[] | undefined) ?? []) check(x.path);
+  const knexImport = (r.rewrite as RewriteConfig | undefined)?.knex?.import;
+  if (knexImport !== undefined) check(knexImport);
   if (globs.length) throw new ConfigError(file, globs.map((g) => `path "${g}" leaves the workspace; use a path relative to the workspace root`));
 
   return {
@@ -98,6 +108,7 @@ export function parseConfig(text: string, file = CONFIG_FILE): Config {
     exceptions: (r.exceptions as ConfigException[] | undefined) ?? [],
     target: (r.target as Config['target'] | undefined) ?? {},
     maxFileSize: (r.maxFileSize as number | undefined) ?? DEFAULT_CONFIG.maxFileSize,
+    rewrite: (r.rewrite as RewriteConfig | undefined) ?? {},
   };
 }
 
