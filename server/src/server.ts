@@ -23,4 +23,7 @@ const connection = createConnection(ProposedFeatures.all);
 process.on('uncaughtException', (e) => connection.console.error(`uncaught: ${describeError(e)}`));
 process.on('unhandledRejection', (e) => connection.console.error(`unhandled rejection: ${describeError(e)}`));
 
-new SqlmigrateServer(connection).listen();
+// `--cache-dir=PATH` (or initializationOptions.cacheDir, e.g. the extension's storage path):
+// where per-file results persist across restarts (see ./cache).
+const cacheArg = process.argv.slice(2).find((a) => a.startsWith('--cache-dir='));
+new SqlmigrateServer(connection, { cacheDir: cacheArg ? cacheArg.slice('--cache-dir='.length) : undefined }).listen();

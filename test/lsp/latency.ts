@@ -3,7 +3,10 @@
  * stdio on a generated 3,000-line file, p50 and p95. The debounce is set to 0 so the figure is
  * the server's own cost (analysis + publishing); an editor adds its debounce (200 ms default).
  *
- *   npm run --silent build && node out/test/lsp/latency.js [--lines 3000] [--edits 60] [--json]
+ * After the edits, `edits` code-action requests (each right after an edit, on the range of a
+ * finding, with its diagnostics) give the code-action response p50/p95.
+ *
+ *   npm run --silent build && node out/test/lsp/latency.js [--lines 3000] [--edits 200] [--json]
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -67,10 +70,11 @@ export interface LatencyResult {
   p50: number;
   p95: number;
   max: number;
+  codeAction: { requests: number; p50: number; p95: number; max: number; actions: number };
 }
 
 /** Starts the server over stdio, opens a generated file and times `edits` single-character edits, one at a time. */
-export async function measureLatency(language: Language, lines = 3000, edits = 60): Promise<LatencyResult> {
+export async function measureLatency(language: Language, lines = 3000, edits = 200): Promise<LatencyResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sqlmigrate-latency-'));
   const file = path.join(dir, language === 'typescript' ? 'big.ts' : 'big.py');
   const text = generateSource(language, lines);
@@ -95,7 +99,35 @@ export async function measureLatency(language: Language, lines = 3000, edits = 6
       times.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
     const sorted = [...times].sort((a, b) => a - b);
-    return { language, lines: lineCount - 1, findings: first.diagnostics.length, edits, p50: percentile(sorted, 50), p95: percentile(sorted, 95), max: sorted[sorted.length - 1] };
+
+    // Code actions: edit, then ask for the quick fixes of a finding (the server must answer for the new version).
+    const caTimes: number[] = [];
+    let actions = 0;
+    const diags = first.diagnostics;
+    for (let k = 0, v = edits + 2; k < edits && diags.length; k++, v++) {
+      s.change(uri, v, [{ range: { start: { line, character: end }, end: { line, character: end } }, text: 'y' }]);
+      end += 1;
+      const d = diags[(k * 7) % diags.length];
+      const t0 = process.hrtime.bigint();
+      const res = (await s.connection.sendRequest('textDocument/codeAction', {
+        textDocument: { uri },
+        range: d.range,
+        context: { diagnostics: [d], only: ['quickfix'] },
+      })) as unknown[] | null;
+      caTimes.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      actions += res?.length ?? 0;
+    }
+    const caSorted = [...caTimes].sort((a, b) => a - b);
+    return {
+      language,
+      lines: lineCount - 1,
+      findings: first.diagnostics.length,
+      edits,
+      p50: percentile(sorted, 50),
+      p95: percentile(sorted, 95),
+      max: sorted[sorted.length - 1],
+      codeAction: { requests: caTimes.length, p50: percentile(caSorted, 50), p95: percentile(caSorted, 95), max: caSorted[caSorted.length - 1] ?? 0, actions },
+    };
   } finally {
     await s.stop();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -110,11 +142,14 @@ if (require.main === module) {
   const json = process.argv.includes('--json');
   void (async () => {
     const results: LatencyResult[] = [];
-    for (const language of ['typescript', 'python'] as const) results.push(await measureLatency(language, arg('lines', 3000), arg('edits', 60)));
+    for (const language of ['typescript', 'python'] as const) results.push(await measureLatency(language, arg('lines', 3000), arg('edits', 200)));
     if (json) console.log(JSON.stringify(results, null, 2));
     else
       for (const r of results) {
-        console.log(`${r.language.padEnd(10)} ${r.lines} lines, ${r.findings} findings, ${r.edits} edits: didChange → publishDiagnostics p50 ${r.p50.toFixed(1)} ms, p95 ${r.p95.toFixed(1)} ms, max ${r.max.toFixed(1)} ms`);
+        console.log(
+          `${r.language.padEnd(10)} ${r.lines} lines, ${r.findings} findings, ${r.edits} edits: didChange → publishDiagnostics p50 ${r.p50.toFixed(1)} ms, p95 ${r.p95.toFixed(1)} ms, max ${r.max.toFixed(1)} ms; ` +
+            `code action p50 ${r.codeAction.p50.toFixed(1)} ms, p95 ${r.codeAction.p95.toFixed(1)} ms`,
+        );
       }
   })().catch((e) => {
     console.error(e);

@@ -4,11 +4,13 @@
  * attach config exceptions. The only part of the engine that touches the file system;
  * it reads and never writes.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { analyzeTextSync, initEngine } from './analyze';
+import { analyzeTextSync, initEngine, type AnalyzeResult } from './analyze';
 import { CONFIG_FILE, ConfigError, DEFAULT_CONFIG, detectOptions, parseConfig, PathRules, type Config } from './config';
-import { RULES, type Finding, type Language, type MappedModel, type RuleId } from './types';
+import { sharedPool, defaultWorkerCount, type PoolTask } from './pool';
+import { RULES, type DetectOptions, type Finding, type Language, type MappedModel, type Problem, type RuleId } from './types';
 
 /** A finding as the scan reports it: paths relative to the scanned root, 1-based lines. */
 export interface ScanFinding extends Omit<Finding, 'range'> {
@@ -62,6 +64,65 @@ export interface ScanOptions {
   config?: Config;
   /** Called after each file, for progress reporting. */
   onProgress?: (done: number, file: string) => void;
+  /**
+   * Per-file results from an earlier scan (see server/src/cache): a file whose size and mtime,
+   * or else whose content hash, still match is not analysed again. The engine only reads and
+   * fills it; persisting it is the cache's business.
+   */
+  cache?: ResultCache;
+  /** Worker threads for large scans, besides this thread (default: cores − 1; 0 = this thread only). */
+  workers?: number;
+}
+
+/** What one file's analysis leaves behind: a skip reason, or the analysis (plain data). */
+export type CachedAnalysis =
+  | { skip: string; /** a reading problem (size, binary, encoding), not an analysis one */ read?: boolean }
+  | { language: Language; findings: Finding[]; problems: Problem[]; models?: MappedModel[] };
+
+/** A per-file store of analyses keyed by path and validated by stat and content hash. */
+export interface ResultCache {
+  /** The entry for rel when its size and mtime match (trusted without reading the file). */
+  lookup(rel: string, size: number, mtimeMs: number): CachedAnalysis | undefined;
+  /** The content hash recorded for rel, to compare with the file's current content. */
+  hashOf(rel: string): string | undefined;
+  /** rel's content is unchanged (same hash) under a new stat: keep the entry, return it. */
+  touch(rel: string, size: number, mtimeMs: number): CachedAnalysis | undefined;
+  set(rel: string, size: number, mtimeMs: number, hash: string, value: CachedAnalysis): void;
+  /** Forgets every path not in `rels` (deleted or excluded files). */
+  retain(rels: Set<string>): void;
+}
+
+/** One file read and analysed: what a worker thread posts back, or the same computed here. */
+export type FileOutcome =
+  | { kind: 'readSkip'; reason: string }
+  | { kind: 'same'; hash: string }
+  | { kind: 'done'; hash: string; result: AnalyzeResult };
+
+/**
+ * Scans with at least this many files to analyse go to the worker threads: each worker loads
+ * and warms up the engine (about a second of CPU), which only pays off on large trees.
+ */
+const POOL_MIN_FILES = 512;
+
+/** Reads and analyses one file (in a worker or in this thread). */
+export function processFile(abs: string, rel: string, maxFileSize: number, detect: DetectOptions, opts: { hash?: boolean; knownHash?: string } = {}): FileOutcome {
+  const read = readSourceFile(abs, maxFileSize);
+  if ('skip' in read) return { kind: 'readSkip', reason: read.skip };
+  const hash = opts.hash || opts.knownHash ? contentHash(read.text) : '';
+  if (opts.knownHash && hash === opts.knownHash) return { kind: 'same', hash };
+  return { kind: 'done', hash, result: analyzeTextSync(read.text, rel, detect) };
+}
+
+export function contentHash(text: string): string {
+  return createHash('sha1').update(text).digest('base64');
+}
+
+function toCached(o: FileOutcome): CachedAnalysis | undefined {
+  if (o.kind === 'readSkip') return { skip: o.reason, read: true };
+  if (o.kind === 'same') return undefined;
+  const r = o.result;
+  if (r.skipped) return { skip: r.skipped };
+  return { language: r.language!, findings: r.findings, problems: r.problems, ...(r.models?.length ? { models: r.models } : {}) };
 }
 
 export function emptyCounts(): Record<RuleId, number> {
@@ -172,6 +233,9 @@ export function readSourceFile(abs: string, maxFileSize: number): ReadResult {
 
 export async function scanDirectory(root: string, options: ScanOptions = {}): Promise<ScanReport> {
   const config = options.config ?? loadConfig(root);
+  const workers = options.workers ?? defaultWorkerCount();
+  // Start the workers (they load the engine) while this thread walks the tree.
+  const pool = workers > 0 ? sharedPool(workers) : undefined;
   await initEngine();
   const rules = new PathRules(config);
   const detect = detectOptions(config);
@@ -181,25 +245,88 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
   const files: FileEntry[] = [];
   const list = listFiles(root, rules, skipped);
   const models = new ModelIndex();
-  let done = 0;
-  for (const entry of list) {
-    done++;
-    const read = readSourceFile(entry.abs, config.maxFileSize);
-    if ('skip' in read) {
-      skipped.push({ file: entry.rel, reason: read.skip });
+  const cache = options.cache;
+
+  // 1. What the cache already knows (stat match), and what must be read.
+  const analyses: Array<CachedAnalysis | undefined> = new Array(list.length);
+  const stats: Array<{ size: number; mtimeMs: number } | undefined> = new Array(list.length);
+  const todo: number[] = [];
+  for (let i = 0; i < list.length; i++) {
+    if (cache) {
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.statSync(list[i].abs);
+      } catch {
+        st = undefined;
+      }
+      if (st) {
+        stats[i] = { size: st.size, mtimeMs: st.mtimeMs };
+        const hit = cache.lookup(list[i].rel, st.size, st.mtimeMs);
+        if (hit) {
+          analyses[i] = hit;
+          continue;
+        }
+      }
+    }
+    todo.push(i);
+  }
+
+  // 2. Read and analyse the rest: worker threads for many files, this thread for a few.
+  // Progress is reported in list order, as soon as every file before it is settled.
+  let reported = 0;
+  const report = () => {
+    while (reported < list.length && analyses[reported] !== undefined) {
+      const a = analyses[reported]!;
+      reported++;
+      if (!('skip' in a && a.read)) options.onProgress?.(reported, list[reported - 1].rel);
+    }
+  };
+  const settle = (i: number, o: FileOutcome) => {
+    const rel = list[i].rel;
+    let value = toCached(o);
+    if (o.kind === 'same') value = stats[i] ? cache?.touch(rel, stats[i]!.size, stats[i]!.mtimeMs) : undefined;
+    if (!value) value = toCached(processFile(list[i].abs, rel, config.maxFileSize, detect)); // the entry vanished meanwhile
+    analyses[i] = value;
+    if (cache && stats[i] && value && o.kind !== 'same') cache.set(rel, stats[i]!.size, stats[i]!.mtimeMs, o.kind === 'done' ? o.hash : '', value);
+    if (options.onProgress) report();
+  };
+  if (options.onProgress) report();
+  const tasks: PoolTask[] = todo.map((i) => ({ abs: list[i].abs, rel: list[i].rel, knownHash: cache?.hashOf(list[i].rel) }));
+  let pooled = false;
+  if (pool && todo.length >= POOL_MIN_FILES) {
+    try {
+      await pool.run(
+        tasks,
+        { detect, maxFileSize: config.maxFileSize, hash: !!cache },
+        (k, o) => settle(todo[k], o),
+        (t) => processFile(t.abs, t.rel, config.maxFileSize, detect, { hash: !!cache, knownHash: t.knownHash }),
+      );
+      pooled = true;
+    } catch {
+      pooled = false; // a worker failed: whatever is missing is analysed below, in this thread
+    }
+  }
+  if (!pooled) {
+    for (let k = 0; k < todo.length; k++) {
+      const i = todo[k];
+      if (analyses[i] === undefined) settle(i, processFile(list[i].abs, list[i].rel, config.maxFileSize, detect, { hash: !!cache, knownHash: tasks[k].knownHash }));
+    }
+  }
+  if (cache) cache.retain(new Set(list.map((e) => e.rel)));
+
+  // 3. Assemble in list order: the same report whichever way the files were analysed.
+  for (let i = 0; i < list.length; i++) {
+    const entry = list[i];
+    const a = analyses[i]!;
+    if ('skip' in a) {
+      skipped.push({ file: entry.rel, reason: a.skip });
       continue;
     }
-    const result = analyzeTextSync(read.text, entry.rel, detect);
-    options.onProgress?.(done, entry.rel);
-    if (result.skipped) {
-      skipped.push({ file: entry.rel, reason: result.skipped });
-      continue;
-    }
-    models.add(result.models);
-    for (const p of result.problems) problems.push({ file: entry.rel, line: p.range ? p.range.start.line + 1 : undefined, message: p.message });
-    const fileFindings = result.findings.map((f) => toScanFinding(entry.rel, f, rules));
-    findings.push(...fileFindings);
-    files.push({ file: entry.rel, language: result.language!, findings: fileFindings.length, kept: fileFindings.filter((f) => f.exception).length });
+    models.add(a.models);
+    for (const p of a.problems) problems.push({ file: entry.rel, line: p.range ? p.range.start.line + 1 : undefined, message: p.message });
+    const fileFindings = a.findings.map((f) => toScanFinding(entry.rel, f, rules));
+    for (const f of fileFindings) findings.push(f);
+    files.push({ file: entry.rel, language: a.language, findings: fileFindings.length, kept: fileFindings.filter((f) => f.exception).length });
   }
   models.resolve(findings);
   return { root, summary: summarise(findings, files.length, skipped, problems), findings, files };
