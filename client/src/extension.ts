@@ -4,7 +4,9 @@
  * commands, and the output channel. Analysis and the ledger live in the server; this side only
  * asks for data (`../../server/src/protocol.ts`) and renders it.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import { LanguageClient, RevealOutputChannelOn, State, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import {
@@ -21,6 +23,7 @@ import {
   type RecordBaselineResult,
 } from '../../server/src/protocol';
 import { RemainingDecorations } from './decorations';
+import { RecordingOutputChannel } from './output';
 import { StatusBar } from './status';
 import { ProgressTree, type GroupBy } from './tree';
 
@@ -29,14 +32,45 @@ const LANGUAGES = ['typescript', 'typescriptreact', 'javascript', 'javascriptrea
 
 let client: LanguageClient | undefined;
 
+/**
+ * Milliseconds since `activate()` was entered: when it returned, when the server process was
+ * running (LSP initialised), and when the server first reported a finished workspace scan.
+ */
+export interface ActivationTimes {
+  activateMs?: number;
+  serverRunningMs?: number;
+  firstReadyMs?: number;
+}
+
 export interface SqlmigrateApi {
   client(): LanguageClient | undefined;
   tree: ProgressTree;
   status: StatusBar;
+  decorations: RemainingDecorations;
+  output: RecordingOutputChannel;
+  /** Where the server module was loaded from (the bundle in a packaged extension). */
+  serverModule: string;
+  activation: ActivationTimes;
+}
+
+/**
+ * The server module: the bundle next to this file in the packaged extension (scripts/bundle.mjs
+ * writes dist/extension.js and dist/server.js, and the tree-sitter .wasm files beside them), the
+ * tsc output when running from a source checkout.
+ */
+function serverLocation(context: vscode.ExtensionContext): { module: string; env: NodeJS.ProcessEnv } {
+  const bundled = path.join(__dirname, 'server.js');
+  if (path.basename(__dirname) === 'dist' && fs.existsSync(bundled)) {
+    return { module: bundled, env: { ...process.env, SQLMIGRATE_WASM_DIR: __dirname } };
+  }
+  return { module: context.asAbsolutePath(path.join('out', 'server', 'src', 'server.js')), env: { ...process.env } };
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<SqlmigrateApi> {
-  const output = vscode.window.createOutputChannel('sqlmigrate');
+  const t0 = performance.now();
+  const since = () => Math.round(performance.now() - t0);
+  const activation: ActivationTimes = {};
+  const output = new RecordingOutputChannel('sqlmigrate');
   const status = new StatusBar();
   const decorations = new RemainingDecorations();
   context.subscriptions.push(output, status, decorations, vscode.window.registerFileDecorationProvider(decorations));
@@ -67,10 +101,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<Sqlmig
     refreshTimer = setTimeout(() => void refresh(), 300);
   };
 
-  const serverModule = context.asAbsolutePath(path.join('out', 'server', 'src', 'server.js'));
+  const { module: serverModule, env: serverEnv } = serverLocation(context);
   const serverOptions: ServerOptions = {
-    run: { module: serverModule, transport: TransportKind.ipc },
-    debug: { module: serverModule, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6019'] } },
+    run: { module: serverModule, transport: TransportKind.ipc, options: { env: serverEnv } },
+    debug: { module: serverModule, transport: TransportKind.ipc, options: { env: serverEnv, execArgv: ['--nolazy', '--inspect=6019'] } },
   };
   const watchers = [
     vscode.workspace.createFileSystemWatcher('**/*.{ts,tsx,mts,cts,js,jsx,mjs,cjs,py}'),
@@ -89,6 +123,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<Sqlmig
   client = new LanguageClient('sqlmigrate', 'sqlmigrate', serverOptions, clientOptions);
   const c = client;
   c.onNotification(ProgressChangedNotification.type, (p) => {
+    if (p.state === 'ready' && activation.firstReadyMs === undefined) {
+      activation.firstReadyMs = since();
+      output.appendLine(`[client] workspace scanned: first progress ${activation.firstReadyMs} ms after activation`);
+    }
     status.update(p);
     refreshSoon();
   });
@@ -97,6 +135,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Sqlmig
       output.appendLine(`[client] server state: ${State[e.oldState]} → ${State[e.newState]}`);
       if (e.newState === State.Starting) status.setPhase('starting');
       else if (e.newState === State.Running) {
+        activation.serverRunningMs ??= since();
         status.setPhase('running');
         refreshSoon();
       } else status.setPhase('failed');
@@ -230,25 +269,24 @@ export async function activate(context: vscode.ExtensionContext): Promise<Sqlmig
   reg('sqlmigrate.statusText', () => status.text);
   reg('sqlmigrate.serverInfo', () => (c.state === State.Running ? c.sendRequest(ServerInfoRequest.type) : undefined));
 
+  // Activation does not wait for the server: it starts (and scans the workspace) in its own
+  // process while the editor carries on; commands check that it is running.
   status.setPhase('starting');
-  try {
-    await c.start();
-  } catch (e) {
-    status.setPhase('failed');
-    output.appendLine(`[client] the language server failed to start: ${(e as Error)?.stack ?? e}`);
-    void vscode.window.showErrorMessage('sqlmigrate: the language server failed to start.', 'Open Output').then((a) => a && output.show());
-  }
-  void refresh();
+  output.appendLine(`[client] starting the language server ${serverModule}`);
+  void c.start().then(
+    () => {
+      output.appendLine(`[client] language server running ${activation.serverRunningMs ?? since()} ms after activation`);
+      void refresh();
+    },
+    (e: unknown) => {
+      status.setPhase('failed');
+      output.appendLine(`[client] the language server failed to start: ${(e as Error)?.stack ?? e}`);
+      void vscode.window.showErrorMessage('sqlmigrate: the language server failed to start.', 'Open Output').then((a) => a && output.show());
+    },
+  );
 
-  if (process.env.SQLMIGRATE_E2E_RESULTS) {
-    // The end-to-end suite runs inside this extension host when the runner asks for it (test/e2e/run.ts).
-    const suite = context.asAbsolutePath(path.join('out', 'test', 'e2e', 'suite', 'index.js'));
-    setTimeout(() => {
-      void (require(suite) as { run(results: string): Promise<void> }).run(process.env.SQLMIGRATE_E2E_RESULTS!);
-    }, 0);
-  }
-
-  return { client: () => client, tree, status };
+  activation.activateMs = since();
+  return { client: () => client, tree, status, decorations, output, serverModule, activation };
 }
 
 export async function deactivate(): Promise<void> {

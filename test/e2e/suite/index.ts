@@ -1,17 +1,20 @@
 /**
  * Runs the end-to-end mocha suite inside the VS Code extension host and writes the results to
- * a JSON file the outer runner (../run.ts) reads. Started by the extension when
- * SQLMIGRATE_E2E_RESULTS is set (see client/src/extension.ts).
+ * the JSON file named by $SQLMIGRATE_E2E_RESULTS, which the outer runner (../run.ts) reads.
+ *
+ * Loaded two ways: by @vscode/test-electron as `extensionTestsPath` (it calls `run()` and
+ * expects a rejection when tests fail), and under code-server by the small harness extension
+ * the runner installs next to the packaged sqlmigrate .vsix. The shipped extension has no
+ * test hook.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { E2eResults } from './protocol';
 
-export interface E2eResults {
-  passed: number;
-  failed: number;
-  tests: Array<{ title: string; state: 'passed' | 'failed'; durationMs?: number; error?: string }>;
-  finishedAt: string;
-}
+export type { E2eResults };
+
+/** Notes the tests add for the runner to print (activation time and the like). */
+export const notes: string[] = [];
 
 function writeAtomic(file: string, text: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
@@ -19,8 +22,9 @@ function writeAtomic(file: string, text: string): void {
   fs.renameSync(tmp, file);
 }
 
-export async function run(resultsFile: string): Promise<void> {
-  const results: E2eResults = { passed: 0, failed: 0, tests: [], finishedAt: '' };
+export async function run(): Promise<void> {
+  const resultsFile = process.env.SQLMIGRATE_E2E_RESULTS;
+  const results: E2eResults = { passed: 0, failed: 0, tests: [], notes, finishedAt: '' };
   try {
     // mocha 12 is an ES module: require() gives its namespace (default = the class) or the class itself.
     const loaded = require('mocha') as typeof import('mocha') & { default?: typeof import('mocha') };
@@ -44,5 +48,6 @@ export async function run(resultsFile: string): Promise<void> {
     results.tests.push({ title: 'e2e suite set-up', state: 'failed', error: (e as Error)?.stack ?? String(e) });
   }
   results.finishedAt = new Date().toISOString();
-  writeAtomic(resultsFile, JSON.stringify(results, null, 2));
+  if (resultsFile) writeAtomic(resultsFile, JSON.stringify(results, null, 2));
+  if (results.failed > 0) throw new Error(`${results.failed} end-to-end test(s) failed`);
 }
