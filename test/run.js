@@ -5,7 +5,11 @@
  * (CI reads that line, not mocha's own summary). Tiers:
  *   unit  — engine, CLI and fixture tables (mocha, in this process)
  *   lsp   — the ledger, and the language server driven over stdio (mocha, in this process)
- *   e2e   — the extension in a real VS Code (code-server + Chromium; see test/e2e/run.ts)
+ *   equivalence — Knex rewrites executed next to the original SQL on SQLite (better-sqlite3) and
+ *         PostgreSQL (PGlite): fixtures + a 2,000-statement property test per dialect
+ *         (SQLMIGRATE_PROPERTY_RUNS=20000 for a longer run)
+ *   e2e   — the packaged .vsix in a real VS Code (code-server + Chromium or test-electron; test/e2e/run.ts)
+ *   browser — the burndown webview page in Debian's Chromium (playwright-core; test/browser/)
  * Usage: node test/run.js [tier ...]   (default: all tiers)
  */
 const path = require('node:path');
@@ -38,6 +42,8 @@ function runMocha(tier, pattern) {
 const TIERS = {
   unit: () => runMocha('unit', 'unit'),
   lsp: () => runMocha('lsp', 'lsp'),
+  equivalence: () => runMocha('equivalence', 'equivalence'),
+  browser: () => runMocha('browser', 'browser'),
   e2e: async () => {
     try {
       return await require(path.join(root, 'out', 'test', 'e2e', 'run.js')).runE2eTier();
@@ -64,5 +70,7 @@ const TIERS = {
     failed += r.failed;
   }
   console.log(`${passed} passed, ${failed} failed`);
-  process.exitCode = failed > 0 || passed === 0 ? 1 : 0;
+  // Exit explicitly: a tier that leaves a handle open (a pool, a PGlite instance, a watcher)
+  // must not keep CI waiting after the totals are printed.
+  process.exit(failed > 0 || passed === 0 ? 1 : 0);
 })();

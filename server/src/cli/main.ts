@@ -10,14 +10,23 @@ import { ConfigError } from '../engine/config';
 import { toJson, toMarkdown, toTable } from '../engine/report/inventory';
 import { scanDirectory } from '../engine/scan';
 import { LEDGER_USAGE, runBaselineCommand, runProgressCommand } from '../ledger/cli';
+import { FileResultCache } from '../cache';
+import { CHECK_USAGE, runCheckCommand, toSarif } from '../check';
+import { detectOptions } from '../engine/config';
+import { loadConfig } from '../engine/scan';
+import { HISTORY_USAGE, runHistoryCommand } from '../history/cli';
+import { REPORT_USAGE, runReportCommand } from '../report/cli';
+import { sqlmigrateVersion } from '../version';
+import { FIX_USAGE, runFixCommand } from '../rewrite/fix';
 
 const USAGE = `Usage: sqlmigrate <command> [options]
 
 Commands:
   scan [dir]      Inventory raw SQL and legacy session patterns under dir (default: .)
-      --format table|json|markdown   output format (default: table)
+      --format table|json|markdown|sarif   output format (default: table)
       --output <file>                write to a file instead of stdout
-${LEDGER_USAGE}
+      --cache-dir <dir>              reuse per-file results of earlier scans kept in dir
+${LEDGER_USAGE}${CHECK_USAGE}${HISTORY_USAGE}${REPORT_USAGE}${FIX_USAGE}
 Options:
   -h, --help      show this help
   -v, --version   print the version
@@ -71,6 +80,14 @@ async function run(argv: string[], io: Io): Promise<number> {
       return runBaselineCommand(rest, io);
     case 'progress':
       return runProgressCommand(rest, io);
+    case 'check':
+      return runCheckCommand(rest, io);
+    case 'history':
+      return runHistoryCommand(rest, io);
+    case 'report':
+      return runReportCommand(rest, io);
+    case 'fix':
+      return runFixCommand(rest, io);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -101,31 +118,30 @@ async function scan(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
     format: { type: 'string', default: 'table' },
     output: { type: 'string' },
+    'cache-dir': { type: 'string' },
   });
   const format = values.format as string;
-  if (!['table', 'json', 'markdown'].includes(format)) throw new UsageError(`--format must be table, json or markdown, not "${format}"`);
+  if (!['table', 'json', 'markdown', 'sarif'].includes(format)) throw new UsageError(`--format must be table, json, markdown or sarif, not "${format}"`);
   const root = directoryArg(positionals);
   const progress = io.stderrIsTTY
     ? (done: number, file: string) => {
         if (done % 25 === 0) io.stderr(`\rscanning ${done} files… ${file.slice(-60).padEnd(60)}`);
       }
     : undefined;
-  const report = await scanDirectory(root, { onProgress: progress });
+  const config = loadConfig(root);
+  const cacheDir = values['cache-dir'] as string | undefined;
+  const cache = cacheDir ? FileResultCache.open(path.resolve(cacheDir), root, detectOptions(config)) : undefined;
+  const report = await scanDirectory(root, { config, onProgress: progress, cache });
+  if (cache && !cache.save()) io.stderr(`sqlmigrate: could not write the scan cache in ${cacheDir}; the next scan starts cold\n`);
   if (progress) io.stderr('\r' + ' '.repeat(80) + '\r');
-  const text = format === 'json' ? toJson(report) : format === 'markdown' ? toMarkdown(report) : toTable(report);
+  const text =
+    format === 'json' ? toJson(report) : format === 'markdown' ? toMarkdown(report) : format === 'sarif' ? toSarif(report) : toTable(report);
   if (values.output) fs.writeFileSync(values.output as string, text);
   else io.stdout(text);
   return 0;
 }
 
-function version(): string {
-  try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return 'unknown';
-  }
-}
+const version = sqlmigrateVersion;
 
 if (require.main === module) {
   void main(process.argv.slice(2)).then((code) => {

@@ -15,7 +15,20 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../engine/config';
 import { loadConfig, scanDirectory, type ScanReport } from '../engine/scan';
 import { BASELINE_FILE, buildBaseline, countedRules, gitCommit, LedgerError, readBaseline, writeBaseline, type LedgerFile } from './baseline';
+import { appendPoint, pointFromScan, type HistoryPoint } from '../history/points';
 import { computeProgress, formatPercent } from './progress';
+
+/**
+ * The baseline is also the first point of the burndown (.sqlmigrate/history.jsonl). The history
+ * is a convenience: failing to append to it never fails the baseline that was just written.
+ */
+export function recordBaselinePoint(root: string, point: () => HistoryPoint): void {
+  try {
+    appendPoint(root, point());
+  } catch {
+    // an unreadable or read-only history file; `sqlmigrate history` rebuilds it from git
+  }
+}
 
 export interface LedgerIo {
   stdout: (s: string) => void;
@@ -93,6 +106,7 @@ export function runBaselineCommand(argv: string[], io: LedgerIo): Promise<number
     const report = await scanDirectory(root, { config });
     const baseline = buildBaseline(ledgerFiles(report), countedRules(config), { commit: gitCommit(root) });
     const file = writeBaseline(root, baseline, { force: !!values.force });
+    recordBaselinePoint(root, () => pointFromScan(report, { commit: baseline.commit, date: new Date(baseline.recordedAt), source: 'baseline' }));
     if (values.json) io.stdout(JSON.stringify(baseline, null, 2) + '\n');
     else {
       const files = Object.keys(baseline.files).length;

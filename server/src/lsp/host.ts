@@ -36,11 +36,13 @@ import {
   type WorkspaceEdit,
 } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { analyzeTextSync, initEngine, languageOf } from '../engine/analyze';
+import { initEngine, languageOf } from '../engine/analyze';
 import { CONFIG_FILE } from '../engine/config';
-import { listFiles, readSourceFile } from '../engine/scan';
+import { listFiles } from '../engine/scan';
 import type { Finding } from '../engine/types';
 import { BASELINE_FILE, buildBaseline, countedRules, gitCommit, LedgerError, writeBaseline } from '../ledger';
+import { recordBaselinePoint } from '../ledger/cli';
+import { pointFromFindings } from '../history/points';
 import {
   ClientCommands,
   DEFAULT_SETTINGS,
@@ -59,6 +61,8 @@ import {
 import { Folder } from './folder';
 import { describeError, guard, guardVoid } from './guard';
 import { hoverFor, keepEdit, SOURCE, toDiagnostic, toFindingItem } from './present';
+import { IncrementalAnalyzer } from './incremental';
+import { analyseFileCached, FileResultCache } from '../cache';
 
 const WATCHED_SOURCES = '**/*.{ts,tsx,mts,cts,js,jsx,mjs,cjs,py}';
 /** More file events than this in one batch (a checkout, a branch switch): rescan instead. */
@@ -69,7 +73,12 @@ const PROGRESS_NOTIFY_MS = 250;
 interface DocResult {
   version: number;
   findings: Finding[];
+  /** Set when only the changed functions were analysed: the engine's findings, to verify at idle. */
+  partial?: Finding[];
 }
+
+/** A document analysed by units is analysed in full once edits pause this long (see ./incremental.ts). */
+const VERIFY_IDLE_MS = 750;
 
 interface KeepActionData {
   uri: string;
@@ -88,8 +97,12 @@ export class SqlmigrateServer {
   private readonly caps = { configuration: false, watchedFilesDynamic: false, codeActionResolve: false, documentChanges: false, workspaceFolders: false };
   private clientCommands = new Set<string>();
   private testAnalysisDelayMs = 0;
+  /** How long file events are gathered before processing (initializationOptions.eventBatchMs; the benchmark uses 0). */
+  private eventBatchMs = EVENT_BATCH_MS;
   private readonly results = new Map<string, DocResult>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly incremental = new IncrementalAnalyzer();
+  private readonly verifyTimers = new Map<string, NodeJS.Timeout>();
   private state: ServerState = 'starting';
   private scanProgress: { done: number; total: number } | undefined;
   private pendingEvents: FileEvent[] = [];
@@ -101,7 +114,21 @@ export class SqlmigrateServer {
   /** Counters for tests and logs. */
   readonly stats = { analysed: 0, published: 0, dropped: 0 };
 
-  constructor(private readonly connection: Connection) {}
+  /** Per-folder result caches (under `cacheDir`: initializationOptions.cacheDir or --cache-dir), reopened when the detect options change. */
+  private readonly caches = new Map<Folder, { key: string; cache: FileResultCache }>();
+
+  constructor(private readonly connection: Connection, private readonly options: { cacheDir?: string } = {}) {}
+
+  private cacheFor(folder: Folder): FileResultCache | undefined {
+    if (!this.options.cacheDir) return undefined;
+    const key = JSON.stringify(folder.detect);
+    const known = this.caches.get(folder);
+    if (known?.key === key) return known.cache;
+    known?.cache.save();
+    const cache = FileResultCache.open(this.options.cacheDir, folder.root, folder.detect);
+    this.caches.set(folder, { key, cache });
+    return cache;
+  }
 
   private readonly log = {
     error: (m: string) => this.connection.console.error(m),
@@ -142,6 +169,10 @@ export class SqlmigrateServer {
     const opts = (params.initializationOptions ?? {}) as InitializationOptions;
     this.clientCommands = new Set(opts.clientCommands ?? []);
     this.testAnalysisDelayMs = Math.max(0, Number(opts.testAnalysisDelayMs) || 0);
+    const batch = Number((opts as { eventBatchMs?: unknown }).eventBatchMs);
+    if (Number.isFinite(batch) && batch >= 0) this.eventBatchMs = Math.min(batch, 5000);
+    const cacheDir = (opts as { cacheDir?: unknown }).cacheDir;
+    if (typeof cacheDir === 'string' && cacheDir && !this.options.cacheDir) this.options.cacheDir = cacheDir;
     if (opts.settings) this.settings = mergeSettings(opts.settings);
 
     const folders = params.workspaceFolders?.length
@@ -293,7 +324,7 @@ export class SqlmigrateServer {
     if (!languageOf(where.fileName)) return { version: doc.version, findings: [] };
     if (where.folder && where.rel !== undefined && !where.folder.rules.isScanned(where.rel)) return { version: doc.version, findings: [] };
     const detect = where.folder?.detect ?? DEFAULT_DETECT;
-    const result = analyzeTextSync(doc.getText(), where.fileName, detect);
+    const result = this.incremental.analyse(doc.uri, doc.getText(), where.fileName, detect);
     this.stats.analysed++;
     let findings = result.findings;
     if (where.folder && where.rel !== undefined) {
@@ -301,9 +332,40 @@ export class SqlmigrateServer {
       where.folder.setFile(where.rel, findings, ++this.stamp);
       this.notifyProgressSoon();
     }
-    const r = { version: doc.version, findings };
+    const r: DocResult = { version: doc.version, findings, ...(result.partial ? { partial: result.findings } : {}) };
     this.results.set(doc.uri, r);
     return r;
+  }
+
+  /** After a partial analysis, checks it against a full one when the edits pause; publishes the full result if they differ. */
+  private scheduleVerify(uri: string): void {
+    const old = this.verifyTimers.get(uri);
+    if (old) clearTimeout(old);
+    this.verifyTimers.set(
+      uri,
+      setTimeout(
+        guardVoid(this.log, 'verify', () => {
+          this.verifyTimers.delete(uri);
+          const doc = this.documents.get(uri);
+          const r = this.results.get(uri);
+          if (!doc || !r?.partial || r.version !== doc.version || this.timers.has(uri)) return;
+          const where = this.locate(doc.uri, doc.languageId);
+          const full = this.incremental.verify(uri, doc.getText(), where.fileName, where.folder?.detect ?? DEFAULT_DETECT, r.partial);
+          if (!full) return;
+          this.log.info(`incremental analysis of ${uri} differed from a full analysis; publishing the full result and analysing this file in full from now on`);
+          let findings = full.findings;
+          if (where.folder && where.rel !== undefined) {
+            findings = where.folder.withConfigExceptions(where.rel, findings);
+            where.folder.setFile(where.rel, findings, ++this.stamp);
+            this.notifyProgressSoon();
+          }
+          const fixed = { version: doc.version, findings };
+          this.results.set(uri, fixed);
+          this.publish(uri, fixed);
+        }),
+        VERIFY_IDLE_MS,
+      ),
+    );
   }
 
   private async analyseAndPublish(uri: string): Promise<void> {
@@ -324,6 +386,7 @@ export class SqlmigrateServer {
       return;
     }
     this.publish(uri, r);
+    if (r.partial) this.scheduleVerify(uri);
   }
 
   private publish(uri: string, r: DocResult): void {
@@ -337,6 +400,10 @@ export class SqlmigrateServer {
     if (t) clearTimeout(t);
     this.timers.delete(uri);
     this.results.delete(uri);
+    this.incremental.forget(uri);
+    const v = this.verifyTimers.get(uri);
+    if (v) clearTimeout(v);
+    this.verifyTimers.delete(uri);
     void this.connection.sendDiagnostics({ uri, diagnostics: [] });
     // The buffer may have held unsaved edits: the index goes back to what is on disk.
     if (uri.startsWith('file:')) this.queueFileEvents([{ uri, type: FileChangeType.Changed }]);
@@ -438,6 +505,7 @@ export class SqlmigrateServer {
     await this.engineReady();
     const started = Date.now();
     const startStamp = ++this.stamp;
+    const cache = this.cacheFor(folder);
     const skipped: Array<{ file: string; reason: string }> = [];
     const list = listFiles(folder.root, folder.rules, skipped);
     const reporter = await this.connection.window.createWorkDoneProgress();
@@ -463,13 +531,10 @@ export class SqlmigrateServer {
           this.analyseDocument(open);
           touched.add(entry.rel);
         } else {
-          const read = readSourceFile(entry.abs, folder.config.maxFileSize);
-          if ('text' in read) {
-            const result = analyzeTextSync(read.text, entry.rel, folder.detect);
-            if (!result.skipped) {
-              folder.setFile(entry.rel, folder.withConfigExceptions(entry.rel, result.findings), startStamp);
-              touched.add(entry.rel);
-            }
+          const a = analyseFileCached(cache, entry.abs, entry.rel, folder.config.maxFileSize, folder.detect);
+          if (!('skip' in a)) {
+            folder.setFile(entry.rel, folder.withConfigExceptions(entry.rel, a.findings), startStamp);
+            touched.add(entry.rel);
           }
         }
       }
@@ -485,6 +550,10 @@ export class SqlmigrateServer {
       }
     }
     for (const [rel, e] of [...folder.index]) if (!touched.has(rel) && e.stamp <= startStamp) folder.index.delete(rel);
+    if (cache) {
+      cache.retain(new Set(list.map((e) => e.rel)));
+      cache.save();
+    }
     folder.filesScanned = list.length;
     reporter.done();
     this.scanProgress = undefined;
@@ -503,7 +572,7 @@ export class SqlmigrateServer {
         this.pendingEvents = [];
         this.eventWork = this.eventWork.then(() => this.processFileEvents(batch)).catch((e) => this.log.error(`[fileEvents] ${describeError(e)}`));
       }),
-      EVENT_BATCH_MS,
+      this.eventBatchMs,
     );
   }
 
@@ -560,9 +629,8 @@ export class SqlmigrateServer {
           rescan.add(folder); // a folder appeared (rename, checkout): walk it properly
           break;
         } else if (folder.rules.isScanned(rel)) {
-          const read = readSourceFile(abs, folder.config.maxFileSize);
-          const result = 'text' in read ? analyzeTextSync(read.text, rel, folder.detect) : undefined;
-          folder.setFile(rel, result && !result.skipped ? folder.withConfigExceptions(rel, result.findings) : [], ++this.stamp);
+          const a = analyseFileCached(this.cacheFor(folder), abs, rel, folder.config.maxFileSize, folder.detect);
+          folder.setFile(rel, 'skip' in a ? [] : folder.withConfigExceptions(rel, a.findings), ++this.stamp);
         } else {
           folder.removePath(rel);
         }
@@ -573,6 +641,7 @@ export class SqlmigrateServer {
       }
     }
     for (const folder of rescan) await this.scan(folder);
+    for (const folder of byFolder.keys()) this.cacheFor(folder)?.save();
     this.notifyProgressSoon();
   }
 
@@ -642,6 +711,7 @@ export class SqlmigrateServer {
     const baseline = buildBaseline(folder.ledgerFiles(), countedRules(folder.config), { commit: gitCommit(folder.root) });
     try {
       const file = writeBaseline(folder.root, baseline, { force });
+      recordBaselinePoint(folder.root, () => pointFromFindings(folder.ledgerFiles(), { commit: baseline.commit, date: new Date(baseline.recordedAt), source: 'baseline' }));
       folder.baseline = baseline;
       folder.baselineError = null;
       this.notifyProgressSoon(true);
@@ -686,13 +756,5 @@ function spanOf(r: Rng): number {
   return (r.end.line - r.start.line) * 10_000 + (r.end.character - r.start.character);
 }
 
-let version: string | undefined;
-export function serverVersion(): string {
-  if (version) return version;
-  try {
-    version = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    version = 'unknown';
-  }
-  return version;
-}
+import { sqlmigrateVersion as serverVersion } from '../version';
+export { serverVersion };

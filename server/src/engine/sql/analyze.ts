@@ -405,7 +405,6 @@ function hasStatementShape(keyword: string, text: string): boolean {
     case 'EXECUTE':
     case 'EXEC':
     case 'DO':
-    case 'END':
       return false;
     default:
       return true;
