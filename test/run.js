@@ -9,6 +9,8 @@
  *         PostgreSQL (PGlite): fixtures + a 2,000-statement property test per dialect
  *         (SQLMIGRATE_PROPERTY_RUNS=20000 for a longer run)
  *   e2e   — the packaged .vsix in a real VS Code (code-server + Chromium or test-electron; test/e2e/run.ts)
+ *   python — SQLAlchemy 2.0 rewrites executed next to the original Python code (Debian's python3-sqlalchemy)
+ *   reliability — edit safety, fuzzing, the language-server soak, kill tests on ledger writes
  *   browser — the burndown webview page in Debian's Chromium (playwright-core; test/browser/)
  * Usage: node test/run.js [tier ...]   (default: all tiers)
  */
@@ -23,6 +25,10 @@ function runMocha(tier, pattern) {
     const glob = require('node:fs');
     const dir = path.join(root, 'out', 'test', pattern);
     const files = [];
+    if (!glob.existsSync(dir)) {
+      console.error(`tier ${tier}: no tests built under ${path.relative(root, dir)}`);
+      return resolve({ tier, passed: 0, failed: 1 });
+    }
     (function walk(d) {
       for (const e of glob.readdirSync(d, { withFileTypes: true })) {
         const p = path.join(d, e.name);
@@ -43,6 +49,8 @@ const TIERS = {
   unit: () => runMocha('unit', 'unit'),
   lsp: () => runMocha('lsp', 'lsp'),
   equivalence: () => runMocha('equivalence', 'equivalence'),
+  python: () => runMocha('python', 'python'),
+  reliability: () => runMocha('reliability', 'reliability'),
   browser: () => runMocha('browser', 'browser'),
   e2e: async () => {
     try {
