@@ -202,5 +202,5 @@ export function analyseFileCached(cache: FileResultCache | undefined, abs: strin
 
 function processedValue(r: AnalyzeResult): CachedAnalysis {
   if (r.skipped || !r.language) return { skip: r.skipped ?? 'not analysed' };
-  return { language: r.language, findings: r.findings, problems: r.problems, ...(r.models?.length ? { models: r.models } : {}) };
+  return { language: r.language, findings: r.findings, problems: r.problems, ...(r.models?.length ? { models: r.models } : {}), ...(r.driverExports ? { driverExports: r.driverExports } : {}) };
 }

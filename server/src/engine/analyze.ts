@@ -21,6 +21,8 @@ export interface AnalyzeResult {
   skipped?: string;
   /** ORM classes mapped in this file and their tables, for resolving entities across files. */
   models?: MappedModel[];
+  /** Exported names bound to a driver's client, for resolving drivers across files (imports.ts). */
+  driverExports?: Record<string, string>;
 }
 
 /** Lines longer than this mark a file as minified or generated. */
@@ -55,6 +57,9 @@ const PREFILTER_BASE = [
   String.raw`\$(?:query|execute)Raw`,
   String.raw`\btext\s*\(`,
   String.raw`__tablename__`, // ORM models: their tables name the entities of session queries in other files
+  // A module that creates a driver's client (`export const pool = new Pool()`): its exports give
+  // the driver of calls in the files that import it (imports.ts).
+  String.raw`['"](?:pg|pg-pool|pg-promise|mysql2?|better-sqlite3|sqlite3?|sequelize|typeorm|@neondatabase/serverless)(?:/[\w/]*)?['"]`,
 ].join('|');
 
 const prefilterCache = new Map<string, RegExp>();
@@ -121,7 +126,7 @@ export function analyzeTextSync(text: string, fileName: string, options: DetectO
   }
   const { findings, problems } = applyInlineExceptions(source, language, detected.findings, detected.comments);
   findings.sort(byPosition);
-  return { language, findings, problems: [...detected.problems, ...problems], models: detected.models };
+  return { language, findings, problems: [...detected.problems, ...problems], models: detected.models, driverExports: detected.driverExports };
 }
 
 function byPosition(a: Finding, b: Finding): number {

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyzeTextSync, initEngine, type AnalyzeResult } from './analyze';
+import { DriverIndex } from './imports';
 import { CONFIG_FILE, ConfigError, DEFAULT_CONFIG, detectOptions, parseConfig, PathRules, type Config } from './config';
 import { sharedPool, defaultWorkerCount, type PoolTask } from './pool';
 import { RULES, type DetectOptions, type Finding, type Language, type MappedModel, type Problem, type RuleId } from './types';
@@ -77,7 +78,7 @@ export interface ScanOptions {
 /** What one file's analysis leaves behind: a skip reason, or the analysis (plain data). */
 export type CachedAnalysis =
   | { skip: string; /** a reading problem (size, binary, encoding), not an analysis one */ read?: boolean }
-  | { language: Language; findings: Finding[]; problems: Problem[]; models?: MappedModel[] };
+  | { language: Language; findings: Finding[]; problems: Problem[]; models?: MappedModel[]; driverExports?: Record<string, string> };
 
 /** A per-file store of analyses keyed by path and validated by stat and content hash. */
 export interface ResultCache {
@@ -122,7 +123,7 @@ function toCached(o: FileOutcome): CachedAnalysis | undefined {
   if (o.kind === 'same') return undefined;
   const r = o.result;
   if (r.skipped) return { skip: r.skipped };
-  return { language: r.language!, findings: r.findings, problems: r.problems, ...(r.models?.length ? { models: r.models } : {}) };
+  return { language: r.language!, findings: r.findings, problems: r.problems, ...(r.models?.length ? { models: r.models } : {}), ...(r.driverExports ? { driverExports: r.driverExports } : {}) };
 }
 
 export function emptyCounts(): Record<RuleId, number> {
@@ -314,7 +315,13 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
   }
   if (cache) cache.retain(new Set(list.map((e) => e.rel)));
 
-  // 3. Assemble in list order: the same report whichever way the files were analysed.
+  // 3. Assemble in list order: the same report whichever way the files were analysed. Drivers
+  // created in one module and used in another are joined first (imports.ts).
+  const drivers = new DriverIndex();
+  for (let i = 0; i < list.length; i++) {
+    const a = analyses[i]!;
+    if (!('skip' in a)) drivers.add(list[i].rel, a.driverExports);
+  }
   for (let i = 0; i < list.length; i++) {
     const entry = list[i];
     const a = analyses[i]!;
@@ -324,7 +331,7 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
     }
     models.add(a.models);
     for (const p of a.problems) problems.push({ file: entry.rel, line: p.range ? p.range.start.line + 1 : undefined, message: p.message });
-    const fileFindings = a.findings.map((f) => toScanFinding(entry.rel, f, rules));
+    const fileFindings = a.findings.map((f) => toScanFinding(entry.rel, drivers.size ? withDriverResolved(drivers, entry.rel, f) : f, rules));
     for (const f of fileFindings) findings.push(f);
     files.push({ file: entry.rel, language: a.language, findings: fileFindings.length, kept: fileFindings.filter((f) => f.exception).length });
   }
@@ -361,8 +368,15 @@ export class ModelIndex {
   }
 }
 
+/** A copy of f with its driver resolved across files (cached analyses are shared, never mutated). */
+function withDriverResolved(drivers: DriverIndex, rel: string, f: Finding): Finding {
+  if (f.driver !== 'unknown' || !f.via) return f;
+  const copy = { ...f };
+  return drivers.resolve(rel, copy) ? copy : f;
+}
+
 export function toScanFinding(rel: string, f: Finding, rules?: PathRules): ScanFinding {
-  const { range, ...rest } = f;
+  const { range, via: _via, ...rest } = f;
   let exception = f.exception;
   if (!exception && rules && f.rule !== 'exception-missing-reason') {
     const fromConfig = rules.exceptionFor(rel, f.rule);

@@ -107,6 +107,11 @@ export interface Finding {
   entities?: string[];
   /** The callee as written (`pool.query`, `cur.execute`, `session.query`). */
   callee?: string;
+  /**
+   * When the driver is unknown in this file: the relative import the call's receiver came from
+   * (`import { pool } from './pool'` → { module: './pool', name: 'pool' }), for DriverIndex.
+   */
+  via?: { module: string; name: string };
   exception: ExceptionInfo | null;
 }
 
@@ -135,6 +140,8 @@ export interface DetectorResult {
   problems: Problem[];
   /** ORM classes mapped in this file, with their table (`class Job: __tablename__ = "jobs"`). */
   models?: MappedModel[];
+  /** Names this module exports bound to a driver's client (`export const pool = new Pool()` → { pool: 'pg' }; `default` for the default export). */
+  driverExports?: Record<string, string>;
 }
 
 export interface MappedModel {

@@ -53,7 +53,7 @@ export function rawSqlFinding(site: RawSqlSite): Finding {
   };
 }
 
-function rawSqlMessage(site: RawSqlSite, info: SqlInfo): string {
+export function rawSqlMessage(site: Pick<RawSqlSite, "callee" | "sql">, info: SqlInfo): string {
   const what = info.kind === 'other' || info.kind === 'ddl' ? (info.kind === 'ddl' ? 'DDL' : 'statement') : info.kind.toUpperCase();
   const on = info.tables.length ? ` on ${info.tables.join(', ')}` : '';
   let msg = `Raw SQL ${what}${on} via ${site.callee} (${info.complexity})`;

@@ -41,6 +41,7 @@ interface TxEvent {
   end: number;
   driver?: string;
   callee: string;
+  via?: { module: string; name: string };
 }
 
 interface Site {
@@ -51,6 +52,7 @@ interface Site {
   dialect: Dialect;
   sql: RecoveredSql;
   fn: ts.Node;
+  via?: { module: string; name: string };
 }
 
 interface CalleeInfo {
@@ -60,6 +62,11 @@ interface CalleeInfo {
   receiverName?: string;
   receiver?: ts.Expression;
   root?: string;
+}
+
+/** Drivers whose client objects are worth following across files (tag libraries are found by name instead). */
+function clientDriver(driver: string | undefined): string | undefined {
+  return driver && driver !== 'sql-tag' && driver !== 'knex' ? driver : undefined;
 }
 
 /** Libraries that take SQL text to parse, format or highlight it, never to run it. */
@@ -81,6 +88,8 @@ class Detector {
   /** Local name → module it was imported from, and the imported name (`default`, `*`, or the export). */
   private readonly importLocals = new Map<string, { module: string; imported: string }>();
   private readonly tagNames = new Set<string>(['sql', 'SQL']);
+  /** Connections taken from an imported pool (`const client = await pool.connect()`), by local name. */
+  private readonly connectionLocals = new Map<string, { module: string; name: string }>();
   /** Names bound to `sql.begin(async (tx) => ...)` callbacks: postgres.js transaction tags. */
   private readonly beginCallbacks: ts.CallExpression[] = [];
   private readonly consumedTags = new Set<ts.Node>();
@@ -109,6 +118,115 @@ class Detector {
     for (const call of this.calls) this.guard(call, () => this.visitCall(call));
     for (const t of this.tagged) this.guard(t, () => this.visitTagged(t));
     this.emit();
+    this.guard(this.sf, () => this.collectDriverExports());
+  }
+
+  // ---------------------------------------------------------------- drivers across files
+
+  /** `const client = await pool.connect()` with `pool` imported: `client` leads to the same import. */
+  private noteConnectionLocal(call: ts.CallExpression, info: CalleeInfo): void {
+    let node: ts.Node = call;
+    while (node.parent && (ts.isAwaitExpression(node.parent) || ts.isParenthesizedExpression(node.parent))) node = node.parent;
+    const decl = node.parent;
+    if (!decl || !ts.isVariableDeclaration(decl) || decl.initializer !== node || !ts.isIdentifier(decl.name)) return;
+    const via = this.importedReceiver(info);
+    if (via) this.connectionLocals.set(decl.name.text, via);
+  }
+
+  /** The relative import a call's receiver came from: `pool` of `import { pool } from './pool'`, `db.pool` of `import * as db`. */
+  private importedReceiver(info: CalleeInfo): { module: string; name: string } | undefined {
+    if (!info.root || !info.hasReceiver) return undefined;
+    const conn = this.importLocals.has(info.root) ? undefined : this.connectionLocals.get(info.root);
+    if (conn) return conn;
+    const imp = this.importLocals.get(info.root);
+    if (!imp || !imp.module.startsWith('.')) return undefined;
+    if (imp.imported !== '*') return { module: imp.module, name: imp.imported };
+    const parts = info.text.split('.');
+    return parts.length >= 3 && /^[A-Za-z_$][\w$]*$/.test(parts[1]) ? { module: imp.module, name: parts[1] } : undefined;
+  }
+
+  /** The driver whose client an expression creates: `new Pool()`, `mysql.createPool()`, `pgp(url)`, `await open()`. */
+  private driverOfInit(e: ts.Expression | undefined, locals: Map<string, string>): string | undefined {
+    if (!e) return undefined;
+    let x = skipParens(e);
+    for (let k = 0; k < 10; k++) {
+      if (ts.isAwaitExpression(x) || ts.isAsExpression(x) || ts.isNonNullExpression(x) || ts.isSatisfiesExpression(x)) x = skipParens(x.expression);
+      else break;
+    }
+    if (ts.isIdentifier(x)) return locals.get(x.text);
+    if (!ts.isNewExpression(x) && !ts.isCallExpression(x)) return undefined;
+    // require('pg-promise')(), require('better-sqlite3')(file)
+    let callee = skipParens(x.expression);
+    for (let k = 0; k < 20 && (ts.isCallExpression(callee) || ts.isPropertyAccessExpression(callee)); k++) {
+      if (ts.isCallExpression(callee) && ts.isIdentifier(callee.expression) && callee.expression.text === 'require') {
+        const arg = callee.arguments[0];
+        return arg && ts.isStringLiteralLike(arg) ? clientDriver(driverOfModule(arg.text)) : undefined;
+      }
+      callee = skipParens(callee.expression);
+    }
+    const root = rootIdentifier(x.expression);
+    if (!root) return undefined;
+    const imp = this.importLocals.get(root);
+    if (imp) return clientDriver(driverOfModule(imp.module));
+    return locals.get(root);
+  }
+
+  /** Top-level names bound to a driver's client, and which of them the module exports. */
+  private collectDriverExports(): void {
+    if (!this.imported.length) return;
+    const locals = new Map<string, string>();
+    const exports: Record<string, string> = {};
+    const exported = (node: ts.Node) => !!ts.getModifiers(node as ts.HasModifiers)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
+    const isDefault = (node: ts.Node) => !!ts.getModifiers(node as ts.HasModifiers)?.some((m) => m.kind === ts.SyntaxKind.DefaultKeyword);
+    const moduleExportsTarget = (e: ts.Expression): string | undefined => {
+      // module.exports = x → default; module.exports.x = … / exports.x = … → x
+      if (ts.isPropertyAccessExpression(e)) {
+        const obj = e.expression;
+        if (ts.isIdentifier(obj) && obj.text === 'module' && e.name.text === 'exports') return 'default';
+        if (ts.isIdentifier(obj) && obj.text === 'exports') return e.name.text;
+        if (ts.isPropertyAccessExpression(obj) && ts.isIdentifier(obj.expression) && obj.expression.text === 'module' && obj.name.text === 'exports') return e.name.text;
+      }
+      return undefined;
+    };
+    for (const st of this.sf.statements) {
+      if (ts.isVariableStatement(st)) {
+        for (const d of st.declarationList.declarations) {
+          if (!ts.isIdentifier(d.name)) continue;
+          const driver = this.driverOfInit(d.initializer, locals);
+          if (!driver) continue;
+          locals.set(d.name.text, driver);
+          if (exported(st)) exports[d.name.text] = driver;
+        }
+      } else if (ts.isExportDeclaration(st) && !st.moduleSpecifier && st.exportClause && ts.isNamedExports(st.exportClause)) {
+        for (const el of st.exportClause.elements) {
+          const local = (el.propertyName ?? el.name).text;
+          const driver = locals.get(local);
+          if (driver) exports[el.name.text] = driver;
+        }
+      } else if (ts.isExportAssignment(st)) {
+        const driver = this.driverOfInit(st.expression, locals);
+        if (driver) exports.default = driver;
+      } else if ((ts.isClassDeclaration(st) || ts.isFunctionDeclaration(st)) && exported(st) && isDefault(st)) {
+        // export default class/function: not a client
+      } else if (ts.isExpressionStatement(st) && ts.isBinaryExpression(st.expression) && st.expression.operatorToken.kind === ts.SyntaxKind.EqualsToken) {
+        const target = moduleExportsTarget(st.expression.left);
+        if (!target) continue;
+        const right = skipParens(st.expression.right);
+        if (target === 'default' && ts.isObjectLiteralExpression(right)) {
+          for (const p of right.properties) {
+            if (ts.isShorthandPropertyAssignment(p) && locals.has(p.name.text)) exports[p.name.text] = locals.get(p.name.text)!;
+            else if (ts.isPropertyAssignment(p) && ts.isIdentifier(p.name)) {
+              const driver = this.driverOfInit(p.initializer, locals);
+              if (driver) exports[p.name.text] = driver;
+            }
+          }
+          continue;
+        }
+        const driver = this.driverOfInit(right, locals);
+        if (driver) exports[target] = driver;
+      }
+    }
+    if (Object.keys(exports).length) this.result.driverExports = exports;
   }
 
   // ---------------------------------------------------------------- walk
@@ -290,7 +408,7 @@ class Detector {
     const fn = enclosingFunction(call);
     const txRole = confidence === 'driver' ? transactionRole(sql.text, dialect) : undefined;
     if (txRole) {
-      this.addTx(fn, { role: txRole, node: call, start: call.getStart(this.sf), end: call.end, driver, callee: info.text });
+      this.addTx(fn, { role: txRole, node: call, start: call.getStart(this.sf), end: call.end, driver, callee: info.text, via: driver === 'unknown' ? this.importedReceiver(info) : undefined });
       return;
     }
     if (!isSqlText(sql.text, confidence, dialect) && !isScriptWithTransaction(sql.text, confidence, dialect)) return;
@@ -309,7 +427,7 @@ class Detector {
         }
       }
     }
-    this.sites.push({ start: call.getStart(this.sf), end: endNode.end, callee: info.text, driver, dialect, sql, fn });
+    this.sites.push({ start: call.getStart(this.sf), end: endNode.end, callee: info.text, driver, dialect, sql, fn, via: driver === 'unknown' ? this.importedReceiver(info) : undefined });
   }
 
   private visitTagged(t: ts.TaggedTemplateExpression): void {
@@ -435,6 +553,7 @@ class Detector {
         return;
     }
     if (!role) return;
+    if (role === 'connect') this.noteConnectionLocal(call, info);
     const driver = role === 'begin' ? driverOfCall('query', info.receiverName, this.imported) ?? this.txMethodDriver(info.method) : undefined;
     this.addTx(enclosingFunction(call), { role, node: call, start: call.getStart(this.sf), end: call.end, driver, callee: info.text });
   }
@@ -458,9 +577,11 @@ class Detector {
     const findings: Finding[] = [];
     for (const s of this.sites) {
       try {
-        findings.push(rawSqlFinding({
+        const f = rawSqlFinding({
           range: this.range(s.start, s.end), language: this.language, driver: s.driver, callee: s.callee, sql: s.sql, dialect: s.dialect,
-        }));
+        });
+        if (s.via) f.via = s.via;
+        findings.push(f);
       } catch (e) {
         this.internalProblem(`could not analyse the SQL at line ${this.sf.getLineAndCharacterOfPosition(s.start).line + 1}: ${describe(e)}`, s.start, s.end);
       }
@@ -486,10 +607,11 @@ class Detector {
       const start = connect ? connect.start : first.start;
       const end = Math.max(...events.filter((e) => (e.role === 'end' || e.role === 'release') && e.start > start).map((e) => e.end));
       const driver = first.driver ?? begins.find((b) => b.driver)?.driver ?? 'unknown';
+      const via = driver === 'unknown' ? begins.find((b) => b.via)?.via : undefined;
       const inside = this.sites.filter((s) => s.fn.pos >= fn.pos && s.fn.end <= fn.end && s.start >= start && s.start <= end);
       const tables = [...new Set(inside.flatMap((s) => findings.find((f) => f.sql === s.sql)?.tables ?? []))];
       const how = first.node && ts.isCallExpression(first.node) && !first.node.arguments.length ? `${first.callee}()` : `BEGIN via ${first.callee}`;
-      findings.push(sessionFinding({
+      const txFinding = sessionFinding({
         rule: 'manual-transaction',
         range: this.range(start, end),
         language: this.language,
@@ -500,7 +622,9 @@ class Detector {
         complexity: inside.length > 2 ? 'medium' : 'simple',
         message: `Manual transaction (${how} … ${ends.length > 1 ? 'COMMIT/ROLLBACK' : 'COMMIT or ROLLBACK'}) in ${functionName(fn)}` +
           `${inside.length ? ` around ${inside.length} raw statement${inside.length > 1 ? 's' : ''}` : ''}; move it to the query builder's transaction API`,
-      }));
+      });
+      if (via) txFinding.via = via;
+      findings.push(txFinding);
     }
     findings.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
     this.result.findings.push(...findings);
