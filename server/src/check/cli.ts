@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { commandError, directoryArg, parseCommandArgs, UsageError, type CommandIo } from '../history/cli';
+import { commandError, directoryArg, parseCommandArgs, UsageError, type CommandIo } from '../cli/args';
 import { checkJson, CheckSetupError, formatCheck, runCheck } from './check';
 import { toSarif } from './sarif';
 

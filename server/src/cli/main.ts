@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../engine/config';
+import { directoryArg, parseCommandArgs, UsageError } from './args';
 import { toJson, toMarkdown, toTable } from '../engine/report/inventory';
 import { scanDirectory } from '../engine/scan';
 import { LEDGER_USAGE, runBaselineCommand, runProgressCommand } from '../ledger/cli';
@@ -32,7 +33,6 @@ Options:
   -v, --version   print the version
 `;
 
-export class UsageError extends Error {}
 
 export interface Io {
   stdout: (s: string) => void;
@@ -93,29 +93,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
 }
 
-function parse<O extends NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>>(args: string[], options: O) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
-
-function directoryArg(positionals: string[]): string {
-  if (positionals.length > 1) throw new UsageError(`expected one directory, got ${positionals.length}`);
-  const dir = path.resolve(positionals[0] ?? '.');
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(dir);
-  } catch {
-    throw new UsageError(`no such directory: ${positionals[0] ?? '.'}`);
-  }
-  if (!st.isDirectory()) throw new UsageError(`not a directory: ${positionals[0]}`);
-  return dir;
-}
-
 async function scan(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, {
+  const { values, positionals } = parseCommandArgs(args, {
     format: { type: 'string', default: 'table' },
     output: { type: 'string' },
     'cache-dir': { type: 'string' },

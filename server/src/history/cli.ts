@@ -10,18 +10,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../engine/config';
-import { LedgerError } from '../ledger/baseline';
-import { GitError } from './git';
+import { commandError, directoryArg, parseCommandArgs, UsageError, type CommandIo } from '../cli/args';
 import { parseEvery, recordHistory } from './history';
-import { HISTORY_FILE, HistoryError } from './points';
-
-export interface CommandIo {
-  stdout: (s: string) => void;
-  stderr: (s: string) => void;
-  /** When true, progress goes to stderr. */
-  stderrIsTTY?: boolean;
-}
+import { HISTORY_FILE } from './points';
 
 export const HISTORY_USAGE = `  history [dir]   Record the migration's history from git into dir/${HISTORY_FILE}
                   (reads past commits without checking them out; only new commits are scanned)
@@ -29,29 +20,6 @@ export const HISTORY_USAGE = `  history [dir]   Record the migration's history f
       --every <n|day|week>           every nth commit, or the last commit of each day or week
       --json                         print the recorded points and counters as JSON
 `;
-
-export class UsageError extends Error {}
-
-export function parseCommandArgs<O extends NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>>(argv: string[], options: O) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
-
-export function directoryArg(positionals: string[]): string {
-  if (positionals.length > 1) throw new UsageError(`expected one directory, got ${positionals.length}`);
-  const dir = path.resolve(positionals[0] ?? '.');
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(dir);
-  } catch {
-    throw new UsageError(`no such directory: ${positionals[0] ?? '.'}`);
-  }
-  if (!st.isDirectory()) throw new UsageError(`not a directory: ${positionals[0]}`);
-  return dir;
-}
 
 export async function runHistoryCommand(argv: string[], io: CommandIo): Promise<number> {
   try {
@@ -104,23 +72,3 @@ export async function runHistoryCommand(argv: string[], io: CommandIo): Promise<
   }
 }
 
-/** Maps the errors every command here shares to messages and exit codes; rethrows the rest. */
-export function commandError(e: unknown, io: CommandIo, usage: string): number {
-  if (e instanceof UsageError) {
-    io.stderr(`sqlmigrate: ${e.message}\n\nUsage:\n${usage}`);
-    return 2;
-  }
-  if (e instanceof GitError || e instanceof HistoryError) {
-    io.stderr(`sqlmigrate: ${e.message}\n`);
-    return 2;
-  }
-  if (e instanceof ConfigError) {
-    io.stderr(`sqlmigrate: invalid configuration in ${e.file}:\n${e.details.map((d) => `  - ${d}`).join('\n')}\n`);
-    return 2;
-  }
-  if (e instanceof LedgerError) {
-    io.stderr(`sqlmigrate: ${e.message}\n`);
-    return 2;
-  }
-  throw e;
-}

@@ -6,4 +6,5 @@ export * from './points';
 export { parseEvery, recordHistory, sampleCommits, HistoryScanner, type Every, type HistoryOptions, type HistoryResult, type HistoryStats } from './history';
 export { GitError, openRepository, type Repository, type CommitInfo } from './git';
 export * from './trend';
-export { HISTORY_USAGE, runHistoryCommand, type CommandIo } from './cli';
+export { HISTORY_USAGE, runHistoryCommand } from './cli';
+export type { CommandIo } from '../cli/args';

@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../engine/config';
+import { commandError, directoryArg, parseCommandArgs } from '../cli/args';
 import { loadConfig, scanDirectory, type ScanReport } from '../engine/scan';
 import { BASELINE_FILE, buildBaseline, countedRules, gitCommit, LedgerError, readBaseline, writeBaseline, type LedgerFile } from './baseline';
 import { appendPoint, pointFromScan, type HistoryPoint } from '../history/points';
@@ -43,27 +43,10 @@ export const LEDGER_USAGE = `  baseline [dir]  Record the migration baseline in 
       --require-target               exit 1 unless the configured target is reached
 `;
 
-class Usage extends Error {}
-
 /** Relative to the current directory when inside it, else absolute. */
 function displayPath(file: string): string {
   const rel = path.relative(process.cwd(), file);
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
-}
-
-function args(argv: string[], options: Record<string, { type: 'boolean' }>) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new Usage((e as Error).message);
-  }
-}
-
-function dirArg(positionals: string[]): string {
-  if (positionals.length > 1) throw new Usage(`expected one directory, got ${positionals.length}`);
-  const dir = path.resolve(positionals[0] ?? '.');
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Usage(`not a directory: ${positionals[0] ?? '.'}`);
-  return dir;
 }
 
 /** The ledger's view of a scan: per file, each finding's rule and whether it is kept. */
@@ -82,26 +65,19 @@ async function guarded(io: LedgerIo, run: () => Promise<number>): Promise<number
   try {
     return await run();
   } catch (e) {
-    if (e instanceof Usage) {
-      io.stderr(`sqlmigrate: ${e.message}\n\nUsage:\n${LEDGER_USAGE}`);
-      return 2;
-    }
-    if (e instanceof ConfigError) {
-      io.stderr(`sqlmigrate: invalid configuration in ${e.file}:\n${e.details.map((d) => `  - ${d}`).join('\n')}\n`);
-      return 2;
-    }
-    if (e instanceof LedgerError) {
+    // A baseline that exists, is corrupt or was edited by hand is a finding for CI (1), not a usage error.
+    if (e instanceof LedgerError && (e.kind === 'exists' || e.kind === 'corrupt' || e.kind === 'edited')) {
       io.stderr(`sqlmigrate: ${e.message}\n`);
-      return e.kind === 'exists' || e.kind === 'corrupt' || e.kind === 'edited' ? 1 : 2;
+      return 1;
     }
-    throw e;
+    return commandError(e, io, LEDGER_USAGE);
   }
 }
 
 export function runBaselineCommand(argv: string[], io: LedgerIo): Promise<number> {
   return guarded(io, async () => {
-    const { values, positionals } = args(argv, { force: { type: 'boolean' }, json: { type: 'boolean' } });
-    const root = dirArg(positionals);
+    const { values, positionals } = parseCommandArgs(argv, { force: { type: 'boolean' }, json: { type: 'boolean' } });
+    const root = directoryArg(positionals);
     const config = loadConfig(root);
     const report = await scanDirectory(root, { config });
     const baseline = buildBaseline(ledgerFiles(report), countedRules(config), { commit: gitCommit(root) });
@@ -123,8 +99,8 @@ export function runBaselineCommand(argv: string[], io: LedgerIo): Promise<number
 
 export function runProgressCommand(argv: string[], io: LedgerIo): Promise<number> {
   return guarded(io, async () => {
-    const { values, positionals } = args(argv, { json: { type: 'boolean' }, 'require-target': { type: 'boolean' } });
-    const root = dirArg(positionals);
+    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, 'require-target': { type: 'boolean' } });
+    const root = directoryArg(positionals);
     const config = loadConfig(root);
     const baseline = readBaseline(root);
     const report = await scanDirectory(root, { config });
