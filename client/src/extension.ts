@@ -22,6 +22,8 @@ import {
   type RangeJson,
   type RecordBaselineResult,
 } from '../../server/src/protocol';
+import { BurndownRequest, fetchBurndown, type FetchedBurndown } from './burndownData';
+import { BurndownPanel, registerBurndownSerializer, type BurndownDeps } from './burndownPanel';
 import { RemainingDecorations } from './decorations';
 import { RecordingOutputChannel } from './output';
 import { StatusBar } from './status';
@@ -50,6 +52,8 @@ export interface SqlmigrateApi {
   output: RecordingOutputChannel;
   /** Where the server module was loaded from (the bundle in a packaged extension). */
   serverModule: string;
+  /** Where the server persists its per-file scan cache (initializationOptions.cacheDir). */
+  cacheDir: string;
   activation: ActivationTimes;
 }
 
@@ -112,7 +116,21 @@ export async function activate(context: vscode.ExtensionContext): Promise<Sqlmig
     vscode.workspace.createFileSystemWatcher('**/.sqlmigrate/baseline.json'),
   ];
   context.subscriptions.push(...watchers);
-  const initializationOptions: InitializationOptions = { clientCommands: [ClientCommands.showInProgress, ClientCommands.selectKeepReason] };
+  // Where the server keeps its per-file scan cache across restarts: this workspace's storage
+  // (the global storage when no folder is open). VS Code does not create the folder itself.
+  const cacheDir = (context.storageUri ?? context.globalStorageUri).fsPath;
+  try {
+    fs.mkdirSync(cacheDir, { recursive: true });
+  } catch (e) {
+    output.appendLine(`[client] cannot create the scan cache folder ${cacheDir}: ${(e as Error).message}`);
+  }
+  // A function: evaluated at every (re)start, so a restart after trust is granted says so.
+  // `trusted: false` (Restricted Mode) turns off what writes files or runs git (see README).
+  const initializationOptions = (): InitializationOptions & { trusted: boolean; cacheDir: string } => ({
+    clientCommands: [ClientCommands.showInProgress, ClientCommands.selectKeepReason],
+    trusted: vscode.workspace.isTrusted,
+    cacheDir,
+  });
   const clientOptions: LanguageClientOptions = {
     documentSelector: LANGUAGES.flatMap((language) => [{ scheme: 'file', language }, { scheme: 'untitled', language }]),
     synchronize: { fileEvents: watchers },
@@ -122,6 +140,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Sqlmig
   };
   client = new LanguageClient('sqlmigrate', 'sqlmigrate', serverOptions, clientOptions);
   const c = client;
+  /** Whether to ask the server for the burndown (false once it said it does not know the request). */
+  let serverBurndown = true;
   c.onNotification(ProgressChangedNotification.type, (p) => {
     if (p.state === 'ready' && activation.firstReadyMs === undefined) {
       activation.firstReadyMs = since();
@@ -129,6 +149,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Sqlmig
     }
     status.update(p);
     refreshSoon();
+    // The server's burndown ends with the work tree as it is now: follow it.
+    if (p.state === 'ready' && serverBurndown) BurndownPanel.refreshOpen(1000);
   });
   context.subscriptions.push(
     c.onDidChangeState((e) => {
@@ -151,6 +173,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Sqlmig
   };
 
   const recordBaseline = async (options?: { force?: boolean; folderUri?: string }): Promise<RecordBaselineResult | undefined> => {
+    if (!vscode.workspace.isTrusted) {
+      // Hidden from the menus in Restricted Mode; this covers a call from elsewhere.
+      void vscode.window.showWarningMessage('sqlmigrate: recording a baseline writes .sqlmigrate/baseline.json and runs git; it is off in Restricted Mode. Trust the workspace to record one.');
+      return undefined;
+    }
     let folderUri = options?.folderUri;
     const folders = vscode.workspace.workspaceFolders ?? [];
     if (!folderUri && folders.length > 1) {
@@ -212,8 +239,64 @@ export async function activate(context: vscode.ExtensionContext): Promise<Sqlmig
     return undefined;
   };
 
+  // The burndown's data: from the server (`sqlmigrate/burndown`) while it is running and handles
+  // the request, else read by the client (./burndownData.ts). A server that answers "method not
+  // found" is not asked again until it restarts (`serverBurndown`, declared above).
+  const burndownDeps: BurndownDeps = {
+    extensionPath: context.extensionPath,
+    log: (line) => output.appendLine(line),
+    fetch: async (folder): Promise<FetchedBurndown> => {
+      const ask = serverBurndown && c.state === State.Running ? (p: { folderUri: string }) => c.sendRequest(BurndownRequest.type, p) : undefined;
+      try {
+        const r = await fetchBurndown(folder.uri.fsPath, folder.uri.toString(), ask);
+        if (ask && r.source === 'client') serverBurndown = false;
+        return r;
+      } catch (e) {
+        output.appendLine(`[burndown] the server could not build the burndown (${(e as Error)?.message ?? e}); reading it in the client`);
+        return fetchBurndown(folder.uri.fsPath, folder.uri.toString());
+      }
+    },
+  };
+  context.subscriptions.push(
+    registerBurndownSerializer(burndownDeps),
+    { dispose: () => BurndownPanel.disposeOpen() },
+    c.onDidChangeState((e) => {
+      if (e.newState === State.Running) {
+        serverBurndown = true;
+        BurndownPanel.refreshOpen();
+      }
+    }),
+  );
+  const showBurndown = async (folderArg?: unknown) => {
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    const wanted = typeof folderArg === 'string' ? folderArg : folderArg instanceof vscode.Uri ? folderArg.toString() : undefined;
+    let folder = wanted ? folders.find((f) => f.uri.toString() === wanted) : undefined;
+    if (!folder && folders.length === 1) folder = folders[0];
+    if (!folder && folders.length > 1) folder = await vscode.window.showWorkspaceFolderPick({ placeHolder: 'Show the migration burndown of which folder?' });
+    if (!folder) {
+      if (!folders.length) void vscode.window.showInformationMessage('sqlmigrate: open a folder to see its migration burndown.');
+      return undefined;
+    }
+    await BurndownPanel.show(burndownDeps, folder);
+    return BurndownPanel.snapshot();
+  };
+  // Restricted Mode → trusted: start again so the server turns on what it left off.
+  context.subscriptions.push(
+    vscode.workspace.onDidGrantWorkspaceTrust(async () => {
+      output.appendLine('[client] the workspace is trusted now: restarting the language server');
+      status.setPhase('starting');
+      await c.restart().catch((e: unknown) => output.appendLine(`[client] restart after trust failed: ${(e as Error)?.stack ?? e}`));
+    }),
+  );
+
   const reg = (id: string, fn: (...args: any[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
   reg('sqlmigrate.openProgress', () => vscode.commands.executeCommand(`${VIEW_ID}.focus`));
+  reg('sqlmigrate.showBurndown', (folderArg?: unknown) => showBurndown(folderArg));
+  // For tests and automation (hidden from the palette): what the burndown panel shows.
+  reg('sqlmigrate.burndownSnapshot', async (options?: { waitForRenderMs?: number }) => {
+    if (options?.waitForRenderMs) await BurndownPanel.nextRender(options.waitForRenderMs);
+    return BurndownPanel.snapshot();
+  });
   reg('sqlmigrate.refresh', () => refresh());
   reg('sqlmigrate.rescan', () => withClient(async (cl) => {
     await cl.sendRequest(RescanRequest.type);
@@ -286,7 +369,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Sqlmig
   );
 
   activation.activateMs = since();
-  return { client: () => client, tree, status, decorations, output, serverModule, activation };
+  return { client: () => client, tree, status, decorations, output, serverModule, cacheDir, activation };
 }
 
 export async function deactivate(): Promise<void> {

@@ -20,9 +20,14 @@
  *   // Later updates without reloading the page:
  *   panel.webview.postMessage({ type: 'sqlmigrate.burndown', data });
  *
- * The page posts `{ type: 'sqlmigrate.burndown.ready' }` when it has drawn, and
+ * The page posts `{ type: 'sqlmigrate.burndown.ready' }` when it has drawn (the panel answers
+ * with fresh data: a hidden panel's page is reloaded from its HTML when shown again),
+ * `{ type: 'sqlmigrate.burndown.rendered', page }` after each render (what the page shows: the
+ * empty state or the charts, texts, legend, painted pixels — read by the e2e tests), and
  * `{ type: 'sqlmigrate.burndown.command', command: 'recordHistory' }` when the empty state's
- * button is pressed (the client runs `sqlmigrate history` for the folder, then posts new data).
+ * button is pressed (the client offers to run `sqlmigrate history` in a terminal; its file
+ * watcher posts the new data when the history file changes). A data message may carry
+ * `folderUri`, which the page keeps with `setState` for the panel serializer.
  * Every workspace string (folder names, commit ids) reaches the page as JSON in a
  * non-executable script element with `<`, `>`, `&`, U+2028 and U+2029 escaped, and is put on
  * the page with `textContent` only.
@@ -125,7 +130,7 @@ ${o.styleUris.map((u) => `<link rel="stylesheet" href="${attrUri(u)}">`).join('\
   <section id="empty" class="empty"${empty ? '' : ' hidden'}>
     <h2>No history yet</h2>
     <p>The burndown is drawn from the migration's history: one point per commit, read from git.
-    Record it with <code>sqlmigrate history</code> (or record a baseline), then open this view again.</p>
+    Record it with <code>sqlmigrate history</code> (or record a baseline); this view updates when it is written.</p>
     <button id="record-history" type="button">Record history from git</button>
   </section>
   <section id="charts" class="charts"${empty ? ' hidden' : ''}>

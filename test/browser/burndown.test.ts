@@ -218,6 +218,16 @@ describe('burndown chart in Chromium', function () {
     one.projection = null;
     const { page, report } = await openChart(browser, one);
     assert.equal(await page.locator('#chart-total canvas').count(), 1);
+    // The baseline and target lines still span the chart (a day either side of the point): count
+    // the target's green (the light fallback #388a34) on the canvas.
+    const green = await page.evaluate(() => {
+      const c = document.querySelector('#chart-total canvas');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - 0x38) < 24 && Math.abs(d[i + 1] - 0x8a) < 24 && Math.abs(d[i + 2] - 0x34) < 24 && d[i + 3] > 200) n++;
+      return n as number;
+    });
+    assert.ok(green > 100, `target line pixels: ${green}`);
     assert.deepEqual(report.errors, []);
     assert.deepEqual(report.violations, []);
     await page.context().close();

@@ -21,6 +21,12 @@
   }
 
   const DAY = 86400000;
+  /** Content-Security-Policy violations seen after this script started (reported to the extension). */
+  /** @type {string[]} */
+  const violations = [];
+  document.addEventListener('securitypolicyviolation', (e) => {
+    violations.push(`${e.violatedDirective} ${e.blockedURI}`);
+  });
   /** @type {any[]} */
   let charts = [];
   /** @type {any} */
@@ -162,6 +168,14 @@
         projection[xs.length - 1] = endValue;
       }
     }
+    if (series.length === 1) {
+      // One point: a day either side, so the baseline and target lines have a length.
+      xs.unshift(xs[0] - 86400);
+      xs.push(xs[1] + 86400);
+      left.unshift(/** @type {any} */ (null));
+      left.push(/** @type {any} */ (null));
+      projection = xs.map(() => null);
+    }
     const constant = (v) => xs.map(() => v);
     const cols = [xs, left];
     const defs = [
@@ -190,9 +204,9 @@
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
     };
-    if (xs.length === 1) {
+    if (series.length === 1) {
       // One point: give the time scale some width around it.
-      opts.scales.x = { time: true, range: [xs[0] - 86400, xs[0] + 86400] };
+      opts.scales.x = { time: true, range: [xs[0], xs[xs.length - 1]] };
     }
     charts.push(new uPlotCtor(opts, cols, el));
   }
@@ -286,9 +300,63 @@
     });
   }
 
+  /**
+   * What the page shows, for the extension (its e2e tests read it): the state, the text, the
+   * legend, and how much of the main chart's canvas is painted.
+   */
+  function describe() {
+    const text = (sel) => {
+      const el = document.querySelector(sel);
+      return el ? (el.textContent || '').trim() : '';
+    };
+    const emptyEl = document.getElementById('empty');
+    const chartsEl = document.getElementById('charts');
+    const canvases = Array.from(document.querySelectorAll('#charts canvas'));
+    let inked = 0;
+    const first = /** @type {HTMLCanvasElement | undefined} */ (document.querySelector('#chart-total canvas') || undefined);
+    if (first && first.width > 0 && first.height > 0) {
+      try {
+        const ctx = first.getContext('2d');
+        const img = ctx ? ctx.getImageData(0, 0, first.width, first.height).data : [];
+        for (let i = 3; i < img.length; i += 16) if (img[i] > 0) inked++;
+      } catch (_) {
+        inked = -1;
+      }
+    }
+    return {
+      empty: !!emptyEl && !emptyEl.hidden,
+      chartsVisible: !!chartsEl && !chartsEl.hidden,
+      title: text('#title'),
+      summary: text('#summary'),
+      canvases: canvases.filter((c) => /** @type {HTMLCanvasElement} */ (c).width > 0).length,
+      inked,
+      legend: Array.from(document.querySelectorAll('#chart-total .u-legend .u-series .u-label')).map((e) => (e.textContent || '').trim()),
+      folderRows: document.querySelectorAll('#folder-table tbody tr').length,
+      points: current && Array.isArray(current.points) ? current.points.length : 0,
+      button: !!document.getElementById('record-history'),
+      theme: document.body.className,
+      violations: violations.slice(0, 10),
+    };
+  }
+
+  function reportRendered() {
+    if (!vscodeApi) return;
+    // uPlot paints on its next commit: report once it has.
+    setTimeout(() => {
+      if (vscodeApi) vscodeApi.postMessage({ type: 'sqlmigrate.burndown.rendered', page: describe() });
+    }, 50);
+  }
+
   window.addEventListener('message', (event) => {
     const msg = event.data;
-    if (msg && msg.type === 'sqlmigrate.burndown') render(msg.data);
+    if (msg && msg.type === 'sqlmigrate.burndown') {
+      // Remembered by VS Code with the panel, so it can be restored after a reload.
+      if (vscodeApi && typeof msg.folderUri === 'string' && typeof (/** @type {any} */ (vscodeApi)).setState === 'function') {
+        /** @type {any} */ (vscodeApi).setState({ folderUri: msg.folderUri });
+      }
+      render(msg.data);
+      reportRendered();
+    }
   });
 
   // Theme changes: VS Code swaps the body class and the CSS variables.
@@ -304,4 +372,5 @@
   render(readInitialData());
   document.body.dataset.rendered = 'true';
   if (vscodeApi) vscodeApi.postMessage({ type: 'sqlmigrate.burndown.ready' });
+  reportRendered();
 })();

@@ -6,5 +6,6 @@ export * from './points';
 export { parseEvery, recordHistory, sampleCommits, HistoryScanner, type Every, type HistoryOptions, type HistoryResult, type HistoryStats } from './history';
 export { GitError, openRepository, type Repository, type CommitInfo } from './git';
 export * from './trend';
+export * from './load';
 export { HISTORY_USAGE, runHistoryCommand } from './cli';
 export type { CommandIo } from '../cli/args';

@@ -5,13 +5,11 @@
  * the VS Code webview draws it with uPlot.
  *
  *   const data = buildBurndown(readHistory(root).points, { baseline, rules, targetReduction });
- *   const data = loadBurndown(root);          // reads history, baseline and config itself
+ *   const { data } = loadBurndown(root);      // load.ts: reads history, baseline and config itself
  */
-import { ConfigError } from '../engine/config';
-import { loadConfig } from '../engine/scan';
 import type { RuleId } from '../engine/types';
-import { countedRules, LedgerError, readBaseline, type Baseline } from '../ledger/baseline';
-import { readHistory, remainingByFile, remainingOf, type HistoryPoint } from './points';
+import { countedRules, type Baseline } from '../ledger/baseline';
+import { remainingByFile, remainingOf, type HistoryPoint } from './points';
 
 export const BURNDOWN_VERSION = 1;
 /** The window the projection's rate is measured over. */
@@ -174,46 +172,4 @@ export function buildBurndown(history: HistoryPoint[], options: BurndownOptions 
     folders,
     folderDepth,
   };
-}
-
-export interface LoadedBurndown {
-  data: BurndownData;
-  /** What could not be used (unreadable lines, an unusable baseline or config), for a log. */
-  warnings: string[];
-}
-
-/** Reads root's history, baseline and config and builds the burndown. Never throws for bad files. */
-export function loadBurndown(root: string, options: Pick<BurndownOptions, 'current' | 'now'> = {}): LoadedBurndown {
-  const warnings: string[] = [];
-  let config;
-  try {
-    config = loadConfig(root);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    warnings.push(`invalid configuration (${e.message}); using defaults`);
-    config = undefined;
-  }
-  let baseline: Baseline | null = null;
-  try {
-    baseline = readBaseline(root);
-  } catch (e) {
-    if (!(e instanceof LedgerError)) throw e;
-    warnings.push(e.message);
-  }
-  let history: HistoryPoint[] = [];
-  try {
-    const read = readHistory(root);
-    history = read.points;
-    for (const x of read.invalid.slice(0, 5)) warnings.push(`.sqlmigrate/history.jsonl line ${x.line} skipped: ${x.reason}`);
-  } catch (e) {
-    warnings.push((e as Error).message);
-  }
-  const data = buildBurndown(history, {
-    baseline,
-    rules: countedRules(config),
-    targetReduction: config?.target.reduction,
-    current: options.current,
-    now: options.now,
-  });
-  return { data, warnings };
 }

@@ -30,7 +30,12 @@ export async function run(): Promise<void> {
     const loaded = require('mocha') as typeof import('mocha') & { default?: typeof import('mocha') };
     const Mocha = loaded.default ?? loaded;
     const mocha = new Mocha({ ui: 'bdd', timeout: 90000, color: false, reporter: 'spec' });
-    mocha.addFile(path.join(__dirname, 'extension.test.js'));
+    // Every *.test.js here. extension.test.js first: it starts from the untouched workspace and
+    // asserts the counts from there; the others (burndown.test.js, …) follow in name order.
+    const files = fs.readdirSync(__dirname).filter((f) => f.endsWith('.test.js'));
+    files.sort((a, b) => (a === 'extension.test.js' ? -1 : b === 'extension.test.js' ? 1 : a < b ? -1 : a > b ? 1 : 0));
+    if (!files.length) throw new Error(`no *.test.js in ${__dirname}`);
+    for (const f of files) mocha.addFile(path.join(__dirname, f));
     await mocha.loadFilesAsync();
     await new Promise<void>((resolve) => {
       const runner = mocha.run(() => resolve());
