@@ -6,9 +6,9 @@
  *
  *   # sqlmigrate-keep-file: vendored migration scripts stay as written
  *
- * A keep comment applies to the findings whose range contains its line (a trailing comment,
- * or one inside a multi-line call), otherwise to the findings that start on the first code
- * line after it. A keep comment without a reason keeps nothing and is itself a finding
+ * A trailing keep comment applies to the findings whose range contains its line; a keep comment
+ * on its own line applies to the findings that start on the first code line after it, otherwise
+ * to the findings whose range contains it (inside a multi-line call). A keep comment without a reason keeps nothing and is itself a finding
  * (`exception-missing-reason`). Config exceptions (`.sqlmigrate.json` `exceptions`) are
  * applied by the scanner, which knows paths.
  */
@@ -92,11 +92,11 @@ export function applyInlineExceptions(
     if (k.comment.trailing) {
       targets = out.filter((f) => f.range.start.line <= k.comment.line && k.comment.line <= f.range.end.line);
     } else {
-      targets = out.filter((f) => f.range.start.line < k.comment.line && k.comment.line <= f.range.end.line);
-      if (targets.length === 0) {
-        const next = nextCodeLine(lines, commentLines, k.comment.endLine + 1);
-        targets = next === undefined ? [] : out.filter((f) => f.range.start.line === next);
-      }
+      // The statement on the next code line first (a keep comment inside a multi-line call that
+      // precedes a nested statement keeps that one), then the findings whose range holds it.
+      const next = nextCodeLine(lines, commentLines, k.comment.endLine + 1);
+      targets = next === undefined ? [] : out.filter((f) => f.range.start.line === next);
+      if (targets.length === 0) targets = out.filter((f) => f.range.start.line < k.comment.line && k.comment.line <= f.range.end.line);
     }
     if (targets.length === 0) {
       problems.push({ message: 'sqlmigrate-keep comment is not next to any finding; it keeps nothing', range });

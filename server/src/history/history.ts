@@ -15,6 +15,7 @@
  * folder is not followed).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyzeTextSync, initEngine } from '../engine/analyze';
 import { CONFIG_FILE, ConfigError, DEFAULT_CONFIG, detectOptions, parseConfig, PathRules, type Config } from '../engine/config';
@@ -287,6 +288,30 @@ export async function recordHistory(root: string, options: HistoryOptions = {}):
 
 const STALE_LOCK_MS = 30 * 60_000;
 
+/**
+ * Whether the lock was taken by a process of this machine that no longer runs (killed, or
+ * stopped with Ctrl-C, which skips the release): then the lock is stale at once, not after
+ * STALE_LOCK_MS. A lock from another machine (a shared folder) or an older format is not judged.
+ */
+function lockHolderGone(file: string): boolean {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return false;
+  }
+  const m = /^(\d+) (.+)\n?$/.exec(text);
+  if (!m || m[2] !== os.hostname()) return false;
+  const pid = Number(m[1]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 /** One history run at a time per folder: a lock file next to the history, removed at the end. */
 function lock(root: string): () => void {
   const file = `${historyPath(root)}.lock`;
@@ -294,7 +319,7 @@ function lock(root: string): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = fs.openSync(file, 'wx');
-      fs.writeSync(fd, `${process.pid}\n`);
+      fs.writeSync(fd, `${process.pid} ${os.hostname()}\n`);
       fs.closeSync(fd);
       return () => {
         try { fs.unlinkSync(file); } catch { /* already gone */ }
@@ -303,7 +328,7 @@ function lock(root: string): () => void {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new HistoryError(`cannot create ${file}: ${(e as Error).message}`);
       let age = 0;
       try { age = Date.now() - fs.statSync(file).mtimeMs; } catch { continue; }
-      if (age > STALE_LOCK_MS) {
+      if (age > STALE_LOCK_MS || lockHolderGone(file)) {
         try { fs.unlinkSync(file); } catch { /* raced with another run */ }
         continue;
       }

@@ -242,6 +242,37 @@ export function writeFileAtomic(file: string, text: string): void {
   } catch {
     // Directory fsync is not supported everywhere (Windows); the rename is still atomic.
   }
+  removeStaleTemporaries(dir, path.basename(file));
+}
+
+/**
+ * Removes the temporary files a writer that died mid-write (killed, power cut) left next to
+ * `name` — only those whose process is gone, so a concurrent writer's file is never touched.
+ * Without this they pile up in `.sqlmigrate/`, the folder teams commit.
+ */
+function removeStaleTemporaries(dir: string, name: string): void {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  const prefix = `.${name}.`;
+  for (const e of entries) {
+    if (!e.startsWith(prefix) || !e.endsWith('.tmp')) continue;
+    const pid = Number(e.slice(prefix.length).split('.')[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processAlive(pid)) continue;
+    try { fs.unlinkSync(path.join(dir, e)); } catch { /* removed by another writer */ }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function canonicalBody(b: Baseline): Baseline {

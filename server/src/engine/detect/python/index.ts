@@ -40,7 +40,10 @@ export function detectPython(text: string, options: DetectOptions): DetectorResu
     result.problems.push({ message: 'The Python source is not text; it was not analysed' });
     return result;
   }
-  let source = text;
+  // Python ends lines at \r too; tree-sitter-python and its rows only at \n. A lone \r becomes
+  // \n (same length: every offset and column stays true), so old Mac line ends parse and rows
+  // are the lines an editor shows.
+  let source = text.includes('\r') ? text.replace(/\r(?!\n)/g, '\n') : text;
   const deep = flattenDeepIndentation(source);
   if (deep) {
     source = deep.text;

@@ -5,6 +5,7 @@
  */
 import type * as ts from 'typescript';
 import type { SourceComment } from '../../types';
+import { lspLineStart, lspPosition } from './lines';
 
 export interface Span {
   start: number;
@@ -27,7 +28,7 @@ export function collectComments(text: string, sourceFile: ts.SourceFile, skip: S
     i = eol < 0 ? n : eol;
   }
   let lastCodeEnd = -1; // offset just after the last code character seen
-  const lineOf = (pos: number): number => sourceFile.getLineAndCharacterOfPosition(pos).line;
+  const lineOf = (pos: number): number => lspPosition(sourceFile, pos).line;
   while (i < n) {
     while (s < skip.length && skip[s].end <= i) s++;
     if (s < skip.length && skip[s].start <= i) {
@@ -53,7 +54,7 @@ export function collectComments(text: string, sourceFile: ts.SourceFile, skip: S
         const endLine = block ? lineOf(Math.max(i, end - 1)) : line;
         let trailing = lastCodeEnd > 0 && lineOf(lastCodeEnd - 1) === line;
         // `{/* ... */}` on its own line in JSX: the brace only wraps the comment
-        if (trailing && /^\s*\{\s*$/.test(text.slice(sourceFile.getPositionOfLineAndCharacter(line, 0), i))) trailing = false;
+        if (trailing && /^\s*\{\s*$/.test(text.slice(lspLineStart(sourceFile, line), i))) trailing = false;
         comments.push({
           line,
           endLine,

@@ -17,6 +17,7 @@ import {
   DRIVER_METHODS, EXCLUDED_METHODS, EXCLUDED_ROOTS, NON_DB_RECEIVERS, STATEMENT_CHAIN_METHODS, TAG_EXPORT_MODULES,
   TAG_FACTORY_MODULES, TEST_FUNCTIONS, TEST_MODIFIERS, driverOfCall, driverOfModule,
 } from './drivers';
+import { lspPosition } from './lines';
 import { languageOf, parseFile } from './parse';
 import { Recoverer, compact, propertyNameText, rootIdentifier } from './recover';
 import { ScopeIndex, skipParens } from './scope';
@@ -583,7 +584,7 @@ class Detector {
         if (s.via) f.via = s.via;
         findings.push(f);
       } catch (e) {
-        this.internalProblem(`could not analyse the SQL at line ${this.sf.getLineAndCharacterOfPosition(s.start).line + 1}: ${describe(e)}`, s.start, s.end);
+        this.internalProblem(`could not analyse the SQL at line ${lspPosition(this.sf, s.start).line + 1}: ${describe(e)}`, s.start, s.end);
       }
     }
     for (const [fn, own] of this.txEvents) {
@@ -631,7 +632,7 @@ class Detector {
   }
 
   private range(start: number, end: number): Range {
-    return { start: this.sf.getLineAndCharacterOfPosition(start), end: this.sf.getLineAndCharacterOfPosition(end) };
+    return { start: lspPosition(this.sf, start), end: lspPosition(this.sf, end) };
   }
 
   private reportSyntaxErrors(): void {
@@ -650,7 +651,7 @@ class Detector {
     try {
       f();
     } catch (e) {
-      this.internalProblem(`could not analyse the expression at line ${this.sf.getLineAndCharacterOfPosition(node.pos).line + 1}: ${describe(e)}`, node.getStart(this.sf), node.end);
+      this.internalProblem(`could not analyse the expression at line ${lspPosition(this.sf, node.pos).line + 1}: ${describe(e)}`, node.getStart(this.sf), node.end);
     }
   }
 

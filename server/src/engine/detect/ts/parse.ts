@@ -7,6 +7,7 @@
  */
 import ts = require('typescript');
 import type { Language, Problem } from '../../types';
+import { lspPosition } from './lines';
 
 export interface ParsedFile {
   sourceFile: ts.SourceFile;
@@ -44,8 +45,8 @@ export function parseFile(text: string, fileName: string): ParsedFile {
     try {
       const sourceFile = create(fileName, flat.text, kind);
       for (const r of flat.regions.slice(0, 5)) {
-        const s = sourceFile.getLineAndCharacterOfPosition(r.start);
-        const e = sourceFile.getLineAndCharacterOfPosition(r.end);
+        const s = lspPosition(sourceFile, r.start);
+        const e = lspPosition(sourceFile, r.end);
         problems.push({
           message: `Brackets nested more than ${depth} deep: the innermost part (lines ${s.line + 1}-${e.line + 1}) was not analysed`,
           range: { start: s, end: e },
@@ -63,8 +64,8 @@ export function parseFile(text: string, fileName: string): ParsedFile {
     try {
       const sourceFile = create(fileName, chunked.text, kind);
       for (const r of chunked.regions.slice(0, 5)) {
-        const s = sourceFile.getLineAndCharacterOfPosition(r.start);
-        const e = sourceFile.getLineAndCharacterOfPosition(r.end);
+        const s = lspPosition(sourceFile, r.start);
+        const e = lspPosition(sourceFile, r.end);
         problems.push({ message: `Code nested too deeply to parse (lines ${s.line + 1}-${e.line + 1}) was not analysed`, range: { start: s, end: e } });
       }
       return { sourceFile, text: chunked.text, problems };
