@@ -1,14 +1,24 @@
 /**
  * Property test: random CRUD statements from a grammar, per dialect (SQLite via better-sqlite3,
- * PostgreSQL via PGlite), planned, rendered and verified; every verified rewrite is executed
+ * PostgreSQL via PGlite, MySQL via mysql2 on a throwaway MariaDB server), planned, rendered and verified; every verified rewrite is executed
  * next to the original with the same random values. A rewrite that verifies but returns other
  * rows, another affected count or other table contents fails the test.
+ * Then a quarter as many again with a schema mapping (items → goods, name → label, status →
+ * state, 'pending' → 'queued', 'done' → 'finished'): the original on items, the rewrite on goods
+ * (migrated by the mapping); refusals are fine, a verified mapped rewrite with other rows is not.
  * Default 2,000 statements per dialect; SQLMIGRATE_PROPERTY_RUNS=20000 for a longer run,
  * SQLMIGRATE_PROPERTY_SEED to replay a seed.
  */
 import * as assert from 'node:assert/strict';
-import { openPostgres, openSqlite, type Db } from './db';
+import { openMysql, openPostgres, openSqlite, type Db } from './db';
 import { trial, type TrialResult } from './run-rewrite';
+import type { SchemaMapping } from '../../server/src/engine/rewrite/plan';
+
+const MAPPING: SchemaMapping = { items: { table: 'goods', columns: { name: 'label', status: 'state' }, values: { status: { pending: 'queued', done: 'finished' } } } };
+const GOODS = [
+  'CREATE TABLE goods (id INTEGER PRIMARY KEY, label TEXT, qty INTEGER, state TEXT, owner_id INTEGER, created_at TEXT)',
+  "INSERT INTO goods (id, label, qty, state, owner_id, created_at) SELECT id, name, qty, CASE status WHEN 'pending' THEN 'queued' WHEN 'done' THEN 'finished' ELSE status END, owner_id, created_at FROM items",
+];
 
 const RUNS = Number(process.env.SQLMIGRATE_PROPERTY_RUNS ?? 2000);
 const SEED = Number(process.env.SQLMIGRATE_PROPERTY_SEED ?? 20240601);
@@ -34,7 +44,8 @@ const TEXTS = ['alpha', 'beta', 'gamma', 'pending', 'done', 'failed', "o'hara", 
 class Gen {
   private params: Record<string, unknown> = {};
   private n = 0;
-  constructor(private r: () => number, private dialect: 'sqlite' | 'postgresql') {}
+  /** `literalShare`: how often a value is written as a literal rather than a parameter. */
+  constructor(private r: () => number, private dialect: Db['dialect'], private literalShare = 0.5) {}
   pick<T>(xs: readonly T[]): T {
     return xs[Math.floor(this.r() * xs.length)];
   }
@@ -57,7 +68,7 @@ class Gen {
   value(type: 'int' | 'text', allowNull = true): string {
     let v = this.rawValue(type);
     if (v === null && !allowNull) v = type === 'int' ? 1 : 'x';
-    if (this.chance(0.5)) return this.literal(v);
+    if (this.chance(this.literalShare)) return this.literal(v);
     this.n++;
     this.params[String(this.n)] = v;
     return this.dialect === 'postgresql' ? `$${this.n}` : '?';
@@ -65,7 +76,7 @@ class Gen {
   predicate(cols: Col[], prefix = ''): string {
     const c = this.pick(cols);
     const col = prefix + c.name;
-    switch (this.int(0, 6)) {
+    switch (this.int(0, 7)) {
       case 0: return `${col} ${this.pick(['=', '<>', '<', '>', '<=', '>=', '!='])} ${this.value(c.type, false)}`;
       case 1: return `${col} ${this.pick(['IN', 'NOT IN'])} (${Array.from({ length: this.int(1, 3) }, () => this.value(c.type, false)).join(', ')})`;
       case 2: return `${col} ${this.pick(['BETWEEN', 'NOT BETWEEN'])} ${this.value(c.type, false)} AND ${this.value(c.type, false)}`;
@@ -73,6 +84,18 @@ class Gen {
       case 4: {
         const t = this.pick(cols.filter((x) => x.type === 'text'));
         return `${prefix}${t.name} ${this.pick(['LIKE', 'NOT LIKE'])} ${this.literal(this.pick(['a%', '%a%', 'g%', '%e', 'beta']))}`;
+      }
+      case 6: {
+        // A column as the condition (`WHERE o.active`, `WHERE NOT qty`): booleans in PostgreSQL, truthiness elsewhere.
+        const b = this.dialect === 'postgresql' ? (prefix ? 'o.active' : undefined) : this.pick([`${prefix}qty`, ...(prefix ? ['o.active'] : [])]);
+        if (b) return `${this.pick(['', 'NOT '])}${b}`;
+        return `${col} = ${this.value(c.type, false)}`;
+      }
+      case 7: {
+        // A case function around a text column, and maybe around the value.
+        const fn = this.pick(['lower', 'upper']);
+        const v = this.value('text', false);
+        return `${fn}(${prefix}${this.pick(['name', 'status'])}) ${this.pick(['=', '<>', 'LIKE'])} ${this.chance(0.5) ? `${fn}(${v})` : v}`;
       }
       default: return `${col} = ${this.value(c.type, false)}`;
     }
@@ -121,20 +144,23 @@ class Gen {
     const rows = this.int(1, 3);
     const cols = ['id', 'name', 'qty', 'status'];
     const values = Array.from({ length: rows }, (_, i) => `(${100 + i + this.int(0, 3) * 5}, ${this.value('text')}, ${this.value('int')}, ${this.value('text')})`);
-    const returning = this.chance(0.4) ? ` RETURNING ${this.pick(['*', 'id', 'id, name'])}` : '';
-    const conflict = this.dialect === 'postgresql' && this.chance(0.3) ? ' ON CONFLICT (id) DO NOTHING' : '';
-    return `INSERT INTO items (${cols.join(', ')}) VALUES ${values.join(', ')}${conflict}${returning}`;
+    // MySQL has no RETURNING; its upserts are INSERT IGNORE and ON DUPLICATE KEY UPDATE.
+    const returning = this.dialect !== 'mysql' && this.chance(0.4) ? ` RETURNING ${this.pick(['*', 'id', 'id, name'])}` : '';
+    const conflict = this.dialect === 'postgresql' && this.chance(0.3) ? this.pick([' ON CONFLICT (id) DO NOTHING', ' ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, qty = EXCLUDED.qty'])
+      : this.dialect === 'mysql' && this.chance(0.3) ? this.pick([' ON DUPLICATE KEY UPDATE name = VALUES(name)', ' ON DUPLICATE KEY UPDATE name = VALUES(name), qty = VALUES(qty)']) : '';
+    const ignore = this.dialect === 'mysql' && !conflict && this.chance(0.15) ? 'IGNORE ' : '';
+    return `INSERT ${ignore}INTO items (${cols.join(', ')}) VALUES ${values.join(', ')}${conflict}${returning}`;
   }
   update(): string {
     const sets: string[] = [];
     if (this.chance(0.6)) sets.push(`name = ${this.value('text')}`);
     if (this.chance(0.5)) sets.push(`qty = qty ${this.pick(['+', '-'])} ${this.value('int', false)}`);
     if (!sets.length || this.chance(0.3)) sets.push(`status = ${this.value('text')}`);
-    const returning = this.chance(0.2) ? ' RETURNING id' : '';
+    const returning = this.dialect !== 'mysql' && this.chance(0.2) ? ' RETURNING id' : '';
     return `UPDATE items SET ${sets.join(', ')}${this.chance(0.9) ? ` WHERE ${this.where(ITEMS)}` : ''}${returning}`;
   }
   delete(): string {
-    return `DELETE FROM items${this.chance(0.9) ? ` WHERE ${this.where(ITEMS)}` : ''}${this.chance(0.2) ? ' RETURNING id' : ''}`;
+    return `DELETE FROM items${this.chance(0.9) ? ` WHERE ${this.where(ITEMS)}` : ''}${this.dialect !== 'mysql' && this.chance(0.2) ? ' RETURNING id' : ''}`;
   }
   statement(): { sql: string; values: Record<string, unknown>; first: boolean } {
     this.params = {};
@@ -150,18 +176,20 @@ class Gen {
   }
 }
 
-async function property(db: Db, runs: number, seed: number) {
-  const gen = new Gen(rng(seed), db.dialect);
+async function property(db: Db, runs: number, seed: number, mapping?: SchemaMapping) {
+  // With a mapping, mostly literals: the value mapping applies to them (bindings are refused).
+  const gen = new Gen(rng(seed), db.dialect, mapping ? 0.85 : 0.5);
   const counts: Record<string, number> = { equal: 0, unplanned: 0, unverified: 0, different: 0 };
   const reasons = new Map<string, number>();
   const failures: string[] = [];
   for (let i = 0; i < runs; i++) {
     const s = gen.statement();
-    const r: TrialResult = await trial(db, { sql: s.sql, values: s.values, firstRow: s.first });
+    const r: TrialResult = await trial(db, { sql: s.sql, values: s.values, firstRow: s.first, mapping });
     counts[r.status]++;
     if (r.status === 'unplanned' || r.status === 'unverified') {
       const key = `${r.status}: ${r.reason.replace(/:.*$/s, '').slice(0, 80)}`;
       reasons.set(key, (reasons.get(key) ?? 0) + 1);
+      if (process.env.SQLMIGRATE_PROPERTY_SHOW) console.log(`        ${r.status}: ${s.sql} — ${r.reason}`);
     }
     if (r.status === 'different' && failures.length < 5) failures.push(`${s.sql} ${JSON.stringify(s.values)} → ${r.detail}; knex: ${r.knexSql}`);
   }
@@ -170,15 +198,28 @@ async function property(db: Db, runs: number, seed: number) {
 
 describe('equivalence: random CRUD statements (property test)', function () {
   this.timeout(600_000);
-  for (const open of [openSqlite, openPostgres]) {
-    it(`${open === openSqlite ? 'SQLite (better-sqlite3)' : 'PostgreSQL (PGlite)'}: ${RUNS} statements, every verified rewrite returns the same rows`, async () => {
+  const dbs: Array<[string, () => Promise<Db>, number]> = [
+    ['SQLite (better-sqlite3)', openSqlite, 0],
+    ['PostgreSQL (PGlite)', openPostgres, 1],
+    ['MySQL (mysql2 on MariaDB)', openMysql, 2],
+  ];
+  for (const [label, open, seedOffset] of dbs) {
+    it(`${label}: ${RUNS} statements, every verified rewrite returns the same rows`, async () => {
       const db = await open();
       try {
-        const { counts, reasons, failures } = await property(db, RUNS, SEED + (open === openSqlite ? 0 : 1));
+        const { counts, reasons, failures } = await property(db, RUNS, SEED + seedOffset);
         const top = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, n]) => `${n}× ${k}`).join('; ');
         console.log(`      ${db.dialect}: ${RUNS} generated, ${counts.equal + counts.different} verified and executed (${counts.equal} equal, ${counts.different} different), ${counts.unverified} not verified, ${counts.unplanned} not planned${top ? ` — ${top}` : ''}`);
         assert.deepEqual(failures, []);
         assert.ok(counts.equal >= RUNS * 0.5, `only ${counts.equal} of ${RUNS} statements were verified and executed`);
+        // The same grammar through a schema mapping.
+        for (const sql of GOODS) await db.exec(sql);
+        const mappedRuns = Math.ceil(RUNS / 4);
+        const m = await property(db, mappedRuns, SEED + 10 + seedOffset, MAPPING);
+        const mtop = [...m.reasons].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, n]) => `${n}× ${k.slice(0, 90)}`).join('; ');
+        console.log(`      ${db.dialect} with schema mapping: ${mappedRuns} generated, ${m.counts.equal + m.counts.different} verified and executed (${m.counts.equal} equal, ${m.counts.different} different), ${m.counts.unverified} not verified, ${m.counts.unplanned} not planned — ${mtop}`);
+        assert.deepEqual(m.failures, []);
+        assert.ok(m.counts.equal >= mappedRuns * 0.25, `only ${m.counts.equal} of ${mappedRuns} mapped statements were verified and executed`);
       } finally {
         await db.close();
       }

@@ -3,7 +3,7 @@
  * original SQL and the compiled Knex rewrite with the same values and compare the outcomes.
  */
 import { chainOf, withFirst } from '../../server/src/engine/rewrite/chain';
-import { planSql, placeholderKeys } from '../../server/src/engine/rewrite/plan';
+import { planSql, placeholderKeys, type SchemaMapping } from '../../server/src/engine/rewrite/plan';
 import { renderChain } from '../../server/src/engine/rewrite/render';
 import { compileChain, verifyChain } from '../../server/src/engine/rewrite/verify';
 import { sameRows, type Db, type Outcome, type Row } from './db';
@@ -14,6 +14,23 @@ export interface Trial {
   sql: string;
   values: Record<string, unknown>;
   firstRow?: boolean;
+  /**
+   * A planned schema change: the original runs on the old tables, the rewrite on the new ones
+   * (which the caller filled by migrating the data with the same mapping); the original's table
+   * contents are compared after mapping them.
+   */
+  mapping?: SchemaMapping;
+}
+
+/** A table's rows as the mapping migrates them: columns renamed, values mapped. */
+export function migrateRows(rows: Row[], table: string, mapping: SchemaMapping): Row[] {
+  const m = mapping[table];
+  if (!m) return rows;
+  return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => {
+    const vm = m.values?.[k];
+    const nv = vm && (typeof v === 'string' || typeof v === 'number') && String(v) in vm ? vm[String(v)] : v;
+    return [m.columns?.[k] ?? k, nv];
+  })));
 }
 
 export type TrialResult =
@@ -37,7 +54,7 @@ function tableOf(sql: string): string | undefined {
 
 export async function trial(db: Db, t: Trial): Promise<TrialResult> {
   const dialect = db.dialect;
-  const plan = planSql(t.sql, dialect);
+  const plan = planSql(t.sql, dialect, t.mapping);
   if (!plan.ok) return { status: 'unplanned', reason: plan.reason };
   let chain = chainOf(plan.plan);
   const firstRow = !!t.firstRow && plan.plan.kind === 'select';
@@ -45,12 +62,14 @@ export async function trial(db: Db, t: Trial): Promise<TrialResult> {
   const exprs = new Map(plan.params.map((k) => [k, `p${k}`]));
   const text = renderChain(chain, { instance: 'db', exprs, indent: '', column: 0 });
   const bindings = new Map(plan.params.map((k) => [`p${k}`, k]));
-  const v = verifyChain(text, { instance: 'db', dialect, originalSql: t.sql, bindings, firstRow });
+  const v = verifyChain(text, { instance: 'db', dialect, originalSql: t.sql, bindings, firstRow, mapping: t.mapping });
   if (!v.ok) return { status: 'unverified', reason: v.reason };
   const table = tableOf(t.sql);
+  const newTable = table && t.mapping?.[table]?.table ? t.mapping[table].table : table;
   const original = await db.run(t.sql, positional(t.sql, t.values), table);
   const compiled = compileChain(text, { instance: 'db', dialect, originalSql: t.sql, bindings, valueFor: (k) => t.values[k] });
-  const rewrite = await db.run(compiled.sql, compiled.bindings, table);
+  const rewrite = await db.run(compiled.sql, compiled.bindings, newTable);
+  if (t.mapping && table) original.snapshot = migrateRows(original.snapshot, table, t.mapping);
   const ordered = /\border\s+by\b/i.test(t.sql);
   const diff = (detail: string): TrialResult => ({ status: 'different', detail, original, rewrite, knexSql: compiled.sql });
   if (!!original.error !== !!rewrite.error) return diff(`error: ${original.error ?? '-'} vs ${rewrite.error ?? '-'}`);

@@ -31,6 +31,11 @@ export interface ConfigException {
 export interface RewriteConfig {
   knex?: { instance?: string; import?: string; importDefault?: boolean };
   wrappers?: Record<string, 'rows' | 'unknown'>;
+  /**
+   * A planned schema change applied by the Knex rewrite: old table → { table: new name,
+   * columns: { old: new }, values: { oldColumn: { oldValue: newValue } } }.
+   */
+  schemaMapping?: Record<string, { table?: string; columns?: Record<string, string>; values?: Record<string, Record<string, string | number>> }>;
 }
 
 export interface Config {
@@ -86,7 +91,7 @@ export function parseConfig(text: string, file = CONFIG_FILE): Config {
   const r = raw as Record<string, unknown>;
   const globs: string[] = [];
   const check = (g: string) => {
-    if (g.startsWith('/') || /^[A-Za-z]:/.test(g) || g.split('/').includes('..')) globs.push(g);
+    if (/^[/\\]/.test(g) || /^[A-Za-z]:/.test(g) || g.split(/[/\\]/).includes('..')) globs.push(g);
   };
   for (const key of ['include', 'exclude'] as const) for (const g of (r[key] as string[] | undefined) ?? []) check(g);
   for (const x of (r.exceptions as ConfigException[] | undefined) ?? []) check(x.path);

@@ -18,6 +18,7 @@
  */
 import * as ts from 'typescript';
 import type { Finding, Range } from '../types';
+import { lspLineStart, lspPosition } from '../detect/ts/lines';
 import { placeholderKeys } from './plan';
 import { normaliseExprText } from './verify';
 
@@ -26,8 +27,11 @@ export interface TextEdit {
   newText: string;
 }
 
-/** What the original call resolves to. */
-export type OriginalResult = 'pg-result' | 'mysql-tuple' | 'rows' | 'row-or-null' | 'row-or-undefined' | 'none' | 'sqlite-run' | 'unknown';
+/**
+ * What the original call resolves to. `pgjs-result`: postgres.js's result, an array of rows that
+ * also carries `count`, `command`, `columns`, … (reads of those have no Knex counterpart).
+ */
+export type OriginalResult = 'pg-result' | 'mysql-tuple' | 'rows' | 'pgjs-result' | 'row-or-null' | 'row-or-undefined' | 'none' | 'sqlite-run' | 'unknown';
 
 export interface StatementShape {
   kind: 'select' | 'insert' | 'update' | 'delete';
@@ -37,7 +41,8 @@ export interface StatementShape {
 }
 
 export interface CallSite {
-  call: ts.CallExpression;
+  /** The driver call, or the tagged template that runs the statement (postgres.js, @vercel/postgres). */
+  call: ts.CallExpression | ts.TaggedTemplateExpression;
   /** The SQL argument expression (for the raw action's placement only). */
   original: OriginalResult;
   sync: boolean;
@@ -57,17 +62,15 @@ export interface ResultPlan {
 export type Outcome<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 export function rangeOf(sf: ts.SourceFile, start: number, end: number): Range {
-  const s = sf.getLineAndCharacterOfPosition(start);
-  const e = sf.getLineAndCharacterOfPosition(end);
-  return { start: { line: s.line, character: s.character }, end: { line: e.line, character: e.character } };
+  return { start: lspPosition(sf, start), end: lspPosition(sf, end) };
 }
 
 function offsetOf(sf: ts.SourceFile, p: Range['start']): number {
-  return sf.getPositionOfLineAndCharacter(p.line, p.character);
+  return lspLineStart(sf, p.line) + p.character;
 }
 
-/** The call expression a finding points at. */
-export function findCall(sf: ts.SourceFile, finding: Finding): ts.CallExpression | undefined {
+/** The call expression (or tagged template) a finding points at. */
+export function findCall(sf: ts.SourceFile, finding: Finding): ts.CallExpression | ts.TaggedTemplateExpression | undefined {
   let start: number;
   let end: number;
   try {
@@ -76,10 +79,10 @@ export function findCall(sf: ts.SourceFile, finding: Finding): ts.CallExpression
   } catch {
     return undefined;
   }
-  let found: ts.CallExpression | undefined;
+  let found: ts.CallExpression | ts.TaggedTemplateExpression | undefined;
   const visit = (n: ts.Node) => {
     if (found || n.getEnd() < start || n.getStart(sf) > end) return;
-    if (ts.isCallExpression(n) && n.getStart(sf) === start && n.getEnd() === end) {
+    if ((ts.isCallExpression(n) || ts.isTaggedTemplateExpression(n)) && n.getStart(sf) === start && n.getEnd() === end) {
       found = n;
       return;
     }
@@ -89,8 +92,8 @@ export function findCall(sf: ts.SourceFile, finding: Finding): ts.CallExpression
   return found;
 }
 
-function calleeName(call: ts.CallExpression): string | undefined {
-  const c = call.expression;
+function calleeName(call: ts.CallExpression | ts.TaggedTemplateExpression): string | undefined {
+  const c = ts.isCallExpression(call) ? call.expression : call.tag;
   if (ts.isPropertyAccessExpression(c)) return c.name.text;
   if (ts.isIdentifier(c)) return c.text;
   return undefined;
@@ -108,10 +111,12 @@ function rootIdentifier(e: ts.Expression): string | undefined {
  * only expressions without side effects qualify: names, property reads, literals, templates,
  * arithmetic and `??` over those.
  */
-export function isPureExpression(e: ts.Node): boolean {
+export function isPureExpression(e: ts.Node, allowClock = false): boolean {
   let pure = true;
   const visit = (n: ts.Node) => {
     if (!pure) return;
+    // `Date.now()` reads the clock and changes nothing: fine where it is evaluated exactly once.
+    if (allowClock && ts.isCallExpression(n) && n.arguments.length === 0 && n.getText() === 'Date.now()') return;
     if (ts.isCallExpression(n) || ts.isNewExpression(n) || ts.isTaggedTemplateExpression(n) || ts.isAwaitExpression(n) || ts.isYieldExpression(n) || ts.isDeleteExpression(n) || ts.isFunctionLike(n) || ts.isClassLike(n)) {
       pure = false;
       return;
@@ -133,7 +138,11 @@ export function isPureExpression(e: ts.Node): boolean {
 /** Maps placeholder keys to argument texts. `values` is an array literal, an identifier holding an array, or a single value. */
 function mapParams(sql: string, values: ts.Expression | undefined, style: 'array' | 'array-or-single', sf: ts.SourceFile): Outcome<Map<string, string>> {
   const keys: string[] = [];
-  for (const p of placeholderKeys(sql)) if (!keys.includes(p.key)) keys.push(p.key);
+  const occurrences = new Map<string, number>();
+  for (const p of placeholderKeys(sql)) {
+    if (!keys.includes(p.key)) keys.push(p.key);
+    occurrences.set(p.key, (occurrences.get(p.key) ?? 0) + 1);
+  }
   const out = new Map<string, string>();
   if (!keys.length) return { ok: true, value: out };
   if (!values) return { ok: false, reason: 'the statement has placeholders but the call passes no values' };
@@ -146,7 +155,7 @@ function mapParams(sql: string, values: ts.Expression | undefined, style: 'array
     for (const k of keys) {
       const el = v.elements[idx(k)];
       if (!el || ts.isOmittedExpression(el)) return { ok: false, reason: `no value for placeholder ${k}` };
-      if (!isPureExpression(el)) return { ok: false, reason: `the value \`${el.getText(sf)}\` may have side effects or depend on evaluation order; bind it to a const first` };
+      if (!isPureExpression(el, occurrences.get(k) === 1)) return { ok: false, reason: `the value \`${el.getText(sf)}\` may have side effects or depend on evaluation order; bind it to a const first` };
       out.set(k, el.getText(sf));
     }
     return { ok: true, value: out };
@@ -182,12 +191,18 @@ export interface SiteOptions {
 
 /** Recognises the driver call and its parameters. */
 export function analyzeCall(sf: ts.SourceFile, finding: Finding, sql: string, options: SiteOptions): Outcome<CallSite> {
-  const SUPPORTED = ['pg', 'mysql2', 'pg-promise', 'better-sqlite3', 'wrapper', 'sqlite3'];
-  if (!SUPPORTED.includes(finding.driver)) {
-    return { ok: false, reason: finding.driver === 'sql-tag' || finding.driver === 'prisma' ? `tagged-template SQL (${finding.driver}) is already parameterised; a Knex rewrite of tagged templates is not implemented` : `calls through ${finding.driver} are not rewritten to Knex yet` };
+  const SUPPORTED = ['pg', 'mysql2', 'pg-promise', 'better-sqlite3', 'wrapper', 'sqlite3', 'typeorm', 'sql-tag'];
+  if (finding.driver === 'unknown') {
+    return { ok: false, reason: 'the driver is unknown (the client is not created in this file or in a module it imports by a relative path), so the shape of its result is unknown' };
   }
-  const call = findCall(sf, finding);
-  if (!call) return { ok: false, reason: 'the call could not be found in the current text' };
+  if (!SUPPORTED.includes(finding.driver)) {
+    return { ok: false, reason: finding.driver === 'prisma' ? 'Prisma tagged templates ($queryRaw) resolve through Prisma\'s own type mapping; a Knex rewrite of them is not implemented' : `calls through ${finding.driver} are not rewritten to Knex yet` };
+  }
+  const found = findCall(sf, finding);
+  if (!found) return { ok: false, reason: 'the call could not be found in the current text' };
+  if (finding.driver === 'sql-tag') return taggedSite(sf, found, sql);
+  if (!ts.isCallExpression(found)) return { ok: false, reason: 'a tagged template this rewrite does not know' };
+  const call = found;
   const method = calleeName(call);
   const driver = finding.driver;
   const calleeRoot = rootIdentifier(call.expression);
@@ -242,7 +257,7 @@ export function analyzeCall(sf: ts.SourceFile, finding: Finding, sql: string, op
       for (const k of keys) {
         const el = args[Number(k.key) - 1];
         if (!el || ts.isSpreadElement(el)) return { ok: false, reason: `no argument for placeholder ${k.key}` };
-        if (!isPureExpression(el)) return { ok: false, reason: `the value \`${el.getText(sf)}\` may have side effects; bind it to a const first` };
+        if (!isPureExpression(el, keys.filter((x) => x.key === k.key).length === 1)) return { ok: false, reason: `the value \`${el.getText(sf)}\` may have side effects; bind it to a const first` };
         params.set(k.key, el.getText(sf));
       }
       void arr;
@@ -254,11 +269,108 @@ export function analyzeCall(sf: ts.SourceFile, finding: Finding, sql: string, op
       if (call.arguments.length > 2) return { ok: false, reason: 'a wrapper call with extra arguments' };
       return done(original, mapParams(sql, call.arguments[1], 'array', sf));
     }
+    case 'typeorm': {
+      // DataSource / EntityManager / QueryRunner `query(sql, params)`: a SELECT resolves to the
+      // rows array (what Knex resolves to); other statements to driver-specific shapes, so only
+      // a discarded result is rewritten for them (planResult decides).
+      if (method !== 'query') return { ok: false, reason: `TypeORM's \`${method}()\` is not a raw query call this rewrite knows` };
+      if (call.arguments.length > 2) return { ok: false, reason: 'a TypeORM query() with a structured-result flag' };
+      return done('rows', mapParams(sql, call.arguments[1], 'array', sf));
+    }
     case 'sqlite3':
       return { ok: false, reason: 'sqlite3 is callback-based; the result flows into a callback, not a value' };
     default:
       return { ok: false, reason: `calls through ${driver} are not rewritten to Knex yet` };
   }
+}
+
+// ---- tagged templates (postgres.js, @vercel/postgres, slonik) ---------------------------------
+
+/** The module `name` is imported from in this file (default, named or namespace import). */
+function importedFrom(sf: ts.SourceFile, name: string): { module: string; imported: string } | undefined {
+  for (const st of sf.statements) {
+    if (!ts.isImportDeclaration(st) || !ts.isStringLiteral(st.moduleSpecifier) || !st.importClause || st.importClause.isTypeOnly) continue;
+    const mod = st.moduleSpecifier.text;
+    const c = st.importClause;
+    if (c.name?.text === name) return { module: mod, imported: 'default' };
+    if (c.namedBindings && ts.isNamedImports(c.namedBindings)) {
+      for (const el of c.namedBindings.elements) if (el.name.text === name) return { module: mod, imported: (el.propertyName ?? el.name).text };
+    }
+  }
+  return undefined;
+}
+
+/** `const name = init` at the top level of the file. */
+function topLevelConst(sf: ts.SourceFile, name: string): ts.Expression | undefined {
+  for (const st of sf.statements) {
+    if (!ts.isVariableStatement(st) || !(st.declarationList.flags & ts.NodeFlags.Const)) continue;
+    for (const d of st.declarationList.declarations) if (ts.isIdentifier(d.name) && d.name.text === name) return d.initializer;
+  }
+  return undefined;
+}
+
+const TRANSACTION_METHODS = new Set(['begin', 'transaction', 'savepoint', 'reserve', 'connect', 'tx', 'task']);
+
+/** true when `name` at `at` is the parameter of a callback given to `x.begin(…)` / `x.transaction(…)` (a transaction handle). */
+function isTransactionHandle(at: ts.Node, name: string): boolean {
+  let p: ts.Node | undefined = at.parent;
+  while (p) {
+    if (ts.isFunctionLike(p) && (p as ts.SignatureDeclaration).parameters.some((q) => ts.isIdentifier(q.name) && q.name.text === name)) {
+      const call = p.parent;
+      return !!call && ts.isCallExpression(call) && ts.isPropertyAccessExpression(call.expression) && TRANSACTION_METHODS.has(call.expression.name.text);
+    }
+    p = p.parent;
+  }
+  return false;
+}
+
+/** `${expr}` values ↔ `$n` placeholders: every span a plain value, numbered in order. */
+function templateParams(tpl: ts.TemplateLiteral, sql: string, sf: ts.SourceFile): Outcome<Map<string, string>> {
+  const spans = ts.isTemplateExpression(tpl) ? tpl.templateSpans.map((s) => s.expression) : [];
+  const keys: string[] = [];
+  for (const p of placeholderKeys(sql)) if (!keys.includes(p.key)) keys.push(p.key);
+  for (const e of spans) {
+    if (!isPureExpression(e)) return { ok: false, reason: `the template value \`${e.getText(sf).slice(0, 60)}\` is a fragment, a helper call or has side effects; only plain values become bindings` };
+  }
+  if (keys.length !== spans.length || keys.some((k, i) => k !== String(i + 1))) return { ok: false, reason: 'the template values do not map one-to-one onto the statement\'s parameters' };
+  return { ok: true, value: new Map(keys.map((k, i) => [k, spans[i].getText(sf)])) };
+}
+
+function taggedSite(sf: ts.SourceFile, node: ts.CallExpression | ts.TaggedTemplateExpression, sql: string): Outcome<CallSite> {
+  const site = (call: ts.CallExpression | ts.TaggedTemplateExpression, original: OriginalResult, params: Outcome<Map<string, string>>, calleeRoot?: string): Outcome<CallSite> =>
+    params.ok ? { ok: true, value: { call, original, sync: false, params: params.value, canonicalKey: canonicaliser(params.value), calleeRoot } } : params;
+  if (ts.isTaggedTemplateExpression(node)) {
+    // postgres.js (`sql\`…\`` on the client from postgres()) or @vercel/postgres (`sql\`…\``).
+    if (!ts.isIdentifier(node.tag)) return { ok: false, reason: `the tag \`${node.tag.getText(sf)}\` is not a client this rewrite knows` };
+    const tag = node.tag.text;
+    const imp = importedFrom(sf, tag);
+    if (imp?.module === '@vercel/postgres' && imp.imported === 'sql') return site(node, 'pg-result', templateParams(node.template, sql, sf), tag);
+    if (isTransactionHandle(node, tag)) return { ok: false, reason: `\`${tag}\` is a transaction (or reserved connection) handle; a Knex rewrite would run the statement outside it` };
+    const init = topLevelConst(sf, tag);
+    const ctor = init && ts.isCallExpression(init) && ts.isIdentifier(init.expression) ? importedFrom(sf, init.expression.text) : undefined;
+    if (!init || !ts.isCallExpression(init) || ctor?.module !== 'postgres' || ctor.imported !== 'default') return { ok: false, reason: `\`${tag}\` is not a postgres.js client created in this file (postgres(…)) or @vercel/postgres's sql` };
+    const opts = init.arguments.find(ts.isObjectLiteralExpression);
+    if (opts?.properties.some((p) => p.name && ts.isIdentifier(p.name) && ['transform', 'types'].includes(p.name.text))) return { ok: false, reason: 'the postgres.js client transforms rows or types; Knex would return them untransformed' };
+    if (init.arguments.some((a) => ts.isSpreadElement(a)) || (opts && opts.properties.some(ts.isSpreadAssignment))) return { ok: false, reason: 'the postgres.js client options are spread; transforms cannot be ruled out' };
+    return site(node, 'pgjs-result', templateParams(node.template, sql, sf), tag);
+  }
+  // slonik: pool.any(sql.unsafe`…`) / pool.query(sql.unsafe`…`).
+  const method = calleeName(node);
+  const arg = node.arguments[0];
+  if (node.arguments.length !== 1 || !arg || !ts.isTaggedTemplateExpression(arg)) return { ok: false, reason: 'the SQL is not a tagged template passed directly to the call' };
+  const tag = arg.tag;
+  let rootNode: ts.Expression = tag;
+  while (ts.isPropertyAccessExpression(rootNode) || ts.isCallExpression(rootNode)) rootNode = rootNode.expression;
+  const root = ts.isIdentifier(rootNode) ? rootNode.text : undefined;
+  if (!root || importedFrom(sf, root)?.module !== 'slonik') return { ok: false, reason: 'a tagged template whose library is not known here' };
+  if (!(ts.isIdentifier(tag) || (ts.isPropertyAccessExpression(tag) && tag.name.text === 'unsafe'))) return { ok: false, reason: 'slonik\'s sql.type(…) / sql.typeAlias(…) validate and transform the rows at run time; Knex would not' };
+  const results: Record<string, OriginalResult> = { any: 'rows', query: 'pg-result' };
+  const original = method ? results[method] : undefined;
+  if (!original) return { ok: false, reason: `slonik's \`${method}()\` checks the row count or picks a column; Knex would not` };
+  const receiver = ts.isPropertyAccessExpression(node.expression) && ts.isIdentifier(node.expression.expression) ? node.expression.expression.text : undefined;
+  if (!receiver) return { ok: false, reason: 'an unrecognised slonik call' };
+  if (isTransactionHandle(node, receiver)) return { ok: false, reason: `\`${receiver}\` is a transaction (or reserved connection) handle; a Knex rewrite would run the statement outside it` };
+  return site(node, original, templateParams(arg.template, sql, sf), receiver);
 }
 
 // ---- how the result is read -----------------------------------------------------------------
@@ -286,7 +398,7 @@ function fnLabel(fn: ts.SignatureDeclaration, sf: ts.SourceFile): string {
   if (name) return `\`${name}\``;
   const p = fn.parent;
   if (p && ts.isVariableDeclaration(p) && ts.isIdentifier(p.name)) return `\`${p.name.text}\``;
-  return `the function at line ${sf.getLineAndCharacterOfPosition(fn.getStart(sf)).line + 1}`;
+  return `the function at line ${lspPosition(sf, fn.getStart(sf)).line + 1}`;
 }
 
 type Use =
@@ -395,6 +507,19 @@ export function planResult(sf: ts.SourceFile, site: CallSite, stmt: StatementSha
   switch (original) {
     case 'rows': {
       if (!rowsValue) return fail('the original call returns rows for this statement; Knex returns a count or ids');
+      return { ok: true, value: { firstRow: false, edits: (c) => [callEdit(c)] } };
+    }
+    case 'pgjs-result': {
+      if (!rowsValue) return fail('postgres.js resolves this statement to an empty row list with a count; Knex resolves to the count');
+      if (!nameNode) return fail('the postgres.js result is used as a whole; it also carries count, command and columns, which Knex\'s rows do not');
+      if (ts.isIdentifier(nameNode)) {
+        const uses = usesOf(nameNode, sf);
+        if (!uses.ok) return uses;
+        for (const u of uses.value) {
+          if (u.kind === 'prop' && ['count', 'command', 'columns', 'statement', 'state'].includes(u.name)) return fail(`\`${u.node.getText(sf)}\` reads postgres.js result metadata that Knex's rows do not carry`);
+          if (u.kind === 'other') return fail(`\`${nameNode.text}\` is passed on as a whole; it also carries postgres.js result metadata`);
+        }
+      } else if (!ts.isArrayBindingPattern(nameNode) || nameNode.elements.some((e) => ts.isBindingElement(e) && !!e.dotDotDotToken)) return fail('an unsupported destructuring of the postgres.js result');
       return { ok: true, value: { firstRow: false, edits: (c) => [callEdit(c)] } };
     }
     case 'none':

@@ -21,6 +21,8 @@ export type Arg =
   | { t: 'ref'; v: string }
   /** A fixed SQL fragment with identifier bindings (`count(??)`, ['id']); never holds values. */
   | { t: 'raw'; sql: string; idents: string[] }
+  /** A fixed function around one bound value (`lower(?)`, [email]): the value stays a binding. */
+  | { t: 'rawValue'; sql: string; value: Arg }
   | { t: 'fn'; param: string; steps: Step[] };
 
 export interface Step {
@@ -40,6 +42,7 @@ function valueArg(v: Value): Arg {
   switch (v.kind) {
     case 'param': return { t: 'bind', key: v.key };
     case 'now': return { t: 'now' };
+    case 'rawsql': return { t: 'raw', sql: v.sql, idents: [] };
     case 'literal':
       if (v.value === null) return { t: 'null' };
       if (typeof v.value === 'number') return { t: 'num', v: v.value };
@@ -70,6 +73,14 @@ function condStep(c: Cond, or: boolean, depth: number): Step {
       return { method: m(c.not ? 'whereNotBetween' : 'whereBetween'), args: [str(c.column), { t: 'array', items: [valueArg(c.low), valueArg(c.high)] }] };
     case 'null':
       return { method: m(c.not ? 'whereNotNull' : 'whereNull'), args: [str(c.column)] };
+    case 'fncmp': {
+      const value: Arg = c.valueFn ? { t: 'rawValue', sql: `${c.fn}(?)`, value: valueArg(c.value) } : valueArg(c.value);
+      return { method: m('where'), args: [{ t: 'raw', sql: `${c.fn}(??)`, idents: [c.column] }, str(c.op), value] };
+    }
+    case 'bool':
+      // `where "active"` / `where not "disabled"`: the column itself, not `= true`, which is another
+      // condition where the column holds values other than 0 and 1 (MySQL, SQLite).
+      return { method: m(c.not ? 'whereNot' : 'where'), args: [{ t: 'raw', sql: '??', idents: [c.column] }] };
     case 'and':
     case 'or':
       return { method: m('where'), args: [{ t: 'fn', param: depth === 0 ? 'q' : `q${depth}`, steps: condSteps(c, depth + 1) }] };

@@ -15,15 +15,17 @@
 import * as path from 'node:path';
 import * as ts from 'typescript';
 import { dialectForDriver } from '../detect/common';
+import { lspLineStart, lspPosition } from '../detect/ts/lines';
 import type { Dialect, Finding, Range } from '../types';
 import { analyzeCall, planResult, rangeOf, type CallSite, type OriginalResult, type TextEdit } from './callsite';
 import { chainOf, withFirst } from './chain';
-import { planSql, placeholderKeys, type Plan } from './plan';
+import { planSql, placeholderKeys, type Plan, type SchemaMapping } from './plan';
 import { defaultTemplates, jsString, renderChain, renderImport, renderRaw, type Templates } from './render';
 import { normaliseExprText, verifyChain, verifyRaw } from './verify';
 
 export type { TextEdit } from './callsite';
 export type { Templates } from './render';
+export type { SchemaMapping, TableMapping } from './plan';
 export { TEMPLATE_NAMES, defaultTemplates, defaultTemplateDir } from './render';
 
 export interface KnexTarget {
@@ -49,6 +51,11 @@ export interface RewriteOptions {
   templates?: Templates;
   /** What project wrappers resolve to, by callee (`DB.query`): 'rows' (default) or 'unknown'. */
   wrapperResults?: Record<string, OriginalResult>;
+  /**
+   * A planned schema change that rides along (config `rewrite.schemaMapping`): old table → new
+   * table, old column → new column, old value → new value. See plan.ts `mapSchema`.
+   */
+  schemaMapping?: SchemaMapping;
 }
 
 export interface RewriteAction {
@@ -63,8 +70,13 @@ export interface RewriteAction {
   reasonNotOffered?: string;
   /** 'knex' (builder calls) or 'knex-raw' (SQL kept in `knex.raw`). */
   target: 'knex' | 'knex-raw';
-  /** The SQL Knex produces for the rewrite (what verification compared). */
+  /**
+   * The SQL Knex produces for the rewrite (what verification compared); with a schema mapping it
+   * starts with a `-- schema mapping applied: …` line.
+   */
   knexSql?: string;
+  /** What the schema mapping changed in this statement (absent: nothing). */
+  mapped?: string[];
 }
 
 const DEFAULT_INSTANCE = 'db';
@@ -77,6 +89,8 @@ interface Prepared {
   siteReason?: string;
   plan?: Plan;
   planReason?: string;
+  /** What the schema mapping changed. */
+  mapped: string[];
 }
 
 function sourceFile(text: string, fileName: string): ts.SourceFile {
@@ -106,14 +120,16 @@ function prepare(text: string, fileName: string, finding: Finding, options: Rewr
   const sql = finding.sql!.text;
   const dialect = dialectOf(finding, options);
   const sf = sfCache ?? sourceFile(text, fileName);
-  const p: Prepared = { sf, sql, dialect };
+  const p: Prepared = { sf, sql, dialect, mapped: [] };
   const site = analyzeCall(sf, finding, sql, { wrapperResults: options.wrapperResults });
   if (site.ok) p.site = site.value;
   else p.siteReason = site.reason;
   if (['select', 'insert', 'update', 'delete'].includes(finding.info!.kind)) {
-    const plan = planSql(sql, dialect);
-    if (plan.ok) p.plan = plan.plan;
-    else p.planReason = plan.reason;
+    const plan = planSql(sql, dialect, options.schemaMapping);
+    if (plan.ok) {
+      p.plan = plan.plan;
+      p.mapped = plan.mapped;
+    } else p.planReason = plan.reason;
   } else {
     p.planReason = `${finding.info!.kind === 'ddl' ? 'DDL' : 'this statement'} has no query-builder form (Knex's schema builder is a separate migration)`;
   }
@@ -212,8 +228,8 @@ function instanceInScope(sf: ts.SourceFile, fileName: string, instance: string, 
 // ---- actions --------------------------------------------------------------------------------
 
 function lineIndent(sf: ts.SourceFile, pos: number): { indent: string; column: number } {
-  const lc = sf.getLineAndCharacterOfPosition(pos);
-  const lineStart = sf.getPositionOfLineAndCharacter(lc.line, 0);
+  const lc = lspPosition(sf, pos);
+  const lineStart = lspLineStart(sf, lc.line);
   const line = sf.text.slice(lineStart, pos);
   return { indent: /^[ \t]*/.exec(line)![0], column: lc.character };
 }
@@ -233,7 +249,7 @@ function notOffered(title: string, target: RewriteAction['target'], reason: stri
 
 function builderAction(p: Prepared, finding: Finding, fileName: string, options: RewriteOptions, templates: Templates): RewriteAction {
   const instance = options.knex?.instance ?? DEFAULT_INSTANCE;
-  const title = 'Rewrite with Knex';
+  const title = p.mapped.length ? `Rewrite with Knex (schema mapping applied: ${p.mapped.join(', ')})` : 'Rewrite with Knex';
   if (!p.plan) return notOffered(title, 'knex', p.planReason ?? 'no plan');
   if (!p.site) return notOffered(title, 'knex', p.siteReason ?? 'unrecognised call');
   const plan = p.plan;
@@ -264,10 +280,15 @@ function builderAction(p: Prepared, finding: Finding, fileName: string, options:
     bindings: bindingsMap(p.site),
     canonicalKey: p.site.canonicalKey,
     firstRow: result.value.firstRow,
+    mapping: options.schemaMapping,
   });
   if (!v.ok) return notOffered(title, 'knex', `not verified: ${v.reason}`);
   const edits = result.value.edits(text);
   if (inScope.importEdit) edits.push(inScope.importEdit);
+  if (p.mapped.length) {
+    const knexSql = `-- schema mapping applied: ${p.mapped.join(', ')}\n${v.sql}`;
+    return { title, kind: 'quickfix', preferred: true, verified: true, edits: sortEdits(edits), target: 'knex', knexSql, mapped: p.mapped };
+  }
   return { title, kind: 'quickfix', preferred: true, verified: true, edits: sortEdits(edits), target: 'knex', knexSql: v.sql };
   void finding;
 }
@@ -317,9 +338,10 @@ function rawAction(p: Prepared, finding: Finding, fileName: string, options: Rew
   const instance = options.knex?.instance ?? DEFAULT_INSTANCE;
   const title = `Wrap in ${instance}.raw() (SQL kept, values bound by name)`;
   if (!p.site) return notOffered(title, 'knex-raw', p.siteReason ?? 'unrecognised call');
+  if (p.mapped.length) return notOffered(title, 'knex-raw', `the schema mapping changes this statement (${p.mapped.join(', ')}); ${instance}.raw() would keep the old schema`);
   const site = p.site;
   // knex.raw resolves to the driver's own result for pg and mysql2: reads stay as they are.
-  const sameResult = site.original === 'pg-result' || site.original === 'mysql-tuple';
+  const sameResult = (site.original === 'pg-result' && finding.driver === 'pg') || (site.original === 'mysql-tuple' && finding.driver === 'mysql2');
   const parent = site.sync ? undefined : site.call.parent && ts.isAwaitExpression(site.call.parent) ? site.call.parent.parent : undefined;
   const discarded = parent && ts.isExpressionStatement(parent);
   if (!sameResult && !discarded) return notOffered(title, 'knex-raw', `knex.raw() resolves to the driver's raw result, which differs from what ${finding.callee ?? 'this call'} returns here`);
@@ -379,7 +401,7 @@ export function whyNoRewrite(finding: Finding, text?: string, fileName?: string,
   if (text === undefined || fileName === undefined) {
     const kind = finding.info!.kind;
     if (!['select', 'insert', 'update', 'delete'].includes(kind)) return `${kind === 'ddl' ? 'DDL' : 'this statement'} has no query-builder form`;
-    const plan = planSql(finding.sql!.text, dialectOf(finding, options));
+    const plan = planSql(finding.sql!.text, dialectOf(finding, options), options.schemaMapping);
     return plan.ok ? undefined : plan.reason;
   }
   const a = rewriteActions(text, fileName, finding, options)[0];

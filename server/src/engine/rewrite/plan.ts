@@ -23,7 +23,9 @@ export type Value =
   | { kind: 'literal'; value: string | number | boolean | null }
   /** `key` is `$n`'s n, the 1-based position of `?`/`%s`, or the name of `:name`/`@name`. */
   | { kind: 'param'; key: string }
-  | { kind: 'now' };
+  | { kind: 'now' }
+  /** `now() - interval '30 days'`: fixed SQL text with no value in it (rendered as `db.raw(…)`). */
+  | { kind: 'rawsql'; sql: string };
 
 export type CmpOp = '=' | '<>' | '<' | '>' | '<=' | '>=' | 'like' | 'not like' | 'ilike' | 'not ilike';
 
@@ -33,9 +35,17 @@ export type Cond =
   | { kind: 'in'; column: string; values: Value[]; not: boolean }
   | { kind: 'between'; column: string; low: Value; high: Value; not: boolean }
   | { kind: 'null'; column: string; not: boolean }
+  /** `lower(email) = lower($1)`: a case function on the column, and on the value when `valueFn`. */
+  | { kind: 'fncmp'; fn: CaseFn; column: string; op: CmpOp; value: Value; valueFn: boolean }
+  /** A boolean column used as a condition: `WHERE active`, `WHERE NOT disabled`. */
+  | { kind: 'bool'; column: string; not: boolean }
   | { kind: 'and' | 'or'; items: Cond[] };
 
 export type AggFn = 'count' | 'sum' | 'min' | 'max' | 'avg';
+
+/** Functions a comparison may wrap around its column and value. */
+export const CASE_FNS = ['lower', 'upper'] as const;
+export type CaseFn = (typeof CASE_FNS)[number];
 
 export type SelectColumn =
   | { kind: 'star'; table?: string }
@@ -104,7 +114,7 @@ export interface DeletePlan {
 
 export type Plan = SelectPlan | InsertPlan | UpdatePlan | DeletePlan;
 
-export type PlanResult = { ok: true; plan: Plan; params: string[] } | { ok: false; reason: string };
+export type PlanResult = { ok: true; plan: Plan; params: string[]; /** What the schema mapping changed (empty: nothing). */ mapped: string[] } | { ok: false; reason: string };
 
 class NotPlannable extends Error {}
 function fail(reason: string): never {
@@ -141,7 +151,7 @@ export function substitutePlaceholders(sql: string, sentinel: (key: string, occu
 }
 
 /** Plans one SQL statement. `params` lists the placeholder keys in order of first appearance. */
-export function planSql(sql: string, dialect: Dialect): PlanResult {
+export function planSql(sql: string, dialect: Dialect, mapping?: SchemaMapping): PlanResult {
   if (sql.includes(DYNAMIC_PLACEHOLDER_PREFIX)) {
     return { ok: false, reason: 'part of the SQL text is built at run time; rewrite it by hand (values can become bindings, identifiers need a whitelist)' };
   }
@@ -160,9 +170,11 @@ export function planSql(sql: string, dialect: Dialect): PlanResult {
     ast = ast[0];
   }
   const ctx: Ctx = { dialect, sql, occurrences };
+  const mapped = mapSchema(ast, mapping, dialect);
+  if (!mapped.ok) return mapped;
   try {
-    const plan = planStatement(ast as N, ctx);
-    return { ok: true, plan, params: keys };
+    const plan = planStatement(mapped.ast, ctx);
+    return { ok: true, plan, params: keys, mapped: mapped.applied };
   } catch (e) {
     if (e instanceof NotPlannable) return { ok: false, reason: e.message };
     return { ok: false, reason: `unexpected statement shape (${(e as Error).message})` };
@@ -290,10 +302,37 @@ function value(e: N, ctx: Ctx): Value {
       }
       fail(`${describe(e)} as a value`);
     }
+    case 'binary_expr': {
+      const shifted = nowShifted(e, ctx);
+      if (shifted) return shifted;
+      fail(`${describe(e)} as a value`);
+    }
     default:
       if (e.type === 'origin' && String(e.value).toUpperCase() === 'CURRENT_TIMESTAMP') return { kind: 'now' };
       fail(`${describe(e)} as a value`);
   }
+}
+
+const INTERVAL_UNITS = ['second', 'minute', 'hour', 'day', 'week', 'month', 'year'];
+
+/** `now() ± interval '30 days'` (PostgreSQL) / `now() ± INTERVAL 30 DAY` (MySQL), with a literal amount. */
+function nowShifted(e: N, ctx: Ctx): Value | undefined {
+  const op = String(e.operator);
+  if (op !== '+' && op !== '-') return undefined;
+  const l = e.left;
+  const isNow = (l?.type === 'function' && fnName(l) === 'now' && !(l.args?.value ?? []).length) || (l?.type === 'function' && fnName(l) === 'current_timestamp') || (l?.type === 'origin' && String(l.value).toUpperCase() === 'CURRENT_TIMESTAMP');
+  const r = e.right;
+  if (!isNow || r?.type !== 'interval' || ctx.dialect === 'sqlite') return undefined;
+  if (ctx.dialect === 'postgresql' && !r.unit && (r.expr?.type === 'single_quote_string' || r.expr?.type === 'string')) {
+    const m = /^\s*(\d{1,6})\s+([a-z]+?)s?\s*$/i.exec(String(r.expr.value));
+    if (!m || !INTERVAL_UNITS.includes(m[2].toLowerCase())) return undefined;
+    // The interval text as written (the regex leaves no quote in it).
+    return { kind: 'rawsql', sql: `now() ${op} interval '${String(r.expr.value)}'` };
+  }
+  if (ctx.dialect === 'mysql' && r.expr?.type === 'number' && Number.isInteger(r.expr.value) && r.expr.value >= 0 && INTERVAL_UNITS.includes(String(r.unit).toLowerCase())) {
+    return { kind: 'rawsql', sql: `now() ${op} interval ${r.expr.value} ${String(r.unit).toLowerCase()}` };
+  }
+  return undefined;
 }
 
 // ---- where ----------------------------------------------------------------------------------
@@ -305,6 +344,10 @@ const CMP: Record<string, CmpOp> = {
 const FLIP: Partial<Record<CmpOp, CmpOp>> = { '=': '=', '<>': '<>', '<': '>', '>': '<', '<=': '>=', '>=': '<=' };
 
 function cond(e: N, ctx: Ctx): Cond {
+  if (e?.type === 'column_ref') return { kind: 'bool', column: columnRef(e, ctx), not: false };
+  if (e?.type === 'unary_expr' && String(e.operator).toUpperCase() === 'NOT' && e.expr?.type === 'column_ref' && !e.expr.parentheses) {
+    return { kind: 'bool', column: columnRef(e.expr, ctx), not: true };
+  }
   if (!e || e.type !== 'binary_expr') {
     if (e?.type === 'unary_expr' && String(e.operator).toUpperCase() === 'NOT') fail('NOT (…) has no simple builder form here');
     fail(`${describe(e)} in a condition`);
@@ -336,6 +379,21 @@ function cond(e: N, ctx: Ctx): Cond {
   const cmp = CMP[op];
   if (!cmp) fail(`the operator ${op}`);
   if (cmp.includes('ilike') && ctx.dialect !== 'postgresql') fail('ILIKE outside PostgreSQL');
+  const caseFn = (x: N): { fn: CaseFn; arg: N } | undefined => {
+    if (x?.type !== 'function') return undefined;
+    const name = fnName(x);
+    const args = x.args?.value;
+    if (!name || !(CASE_FNS as readonly string[]).includes(name) || !Array.isArray(args) || args.length !== 1) return undefined;
+    return { fn: name as CaseFn, arg: args[0] };
+  };
+  const lf = caseFn(e.left);
+  if (lf && lf.arg?.type === 'column_ref') {
+    const rf = caseFn(e.right);
+    if (rf && rf.fn !== lf.fn) fail(`${lf.fn}() compared with ${rf.fn}()`);
+    const v = rf ? rf.arg : e.right;
+    if (v?.type === 'column_ref') fail(`${lf.fn}() compared with a column`);
+    return { kind: 'fncmp', fn: lf.fn, column: columnRef(lf.arg, ctx), op: cmp, value: value(v, ctx), valueFn: !!rf };
+  }
   const leftCol = e.left?.type === 'column_ref';
   const rightCol = e.right?.type === 'column_ref';
   if (leftCol && rightCol) return { kind: 'colcmp', column: columnRef(e.left, ctx), op: cmp, other: columnRef(e.right, ctx) };
@@ -420,7 +478,7 @@ function planSelect(ast: N, ctx: Ctx): SelectPlan {
   if (distinct && columns.some((c) => c.kind === 'agg')) fail('DISTINCT with aggregates in the select list');
   const where = ast.where ? cond(ast.where, ctx) : undefined;
   const groupCols: N[] = ast.groupby ? (Array.isArray(ast.groupby) ? ast.groupby : ast.groupby.columns ?? []) : [];
-  if (ast.groupby && !Array.isArray(ast.groupby) && ast.groupby.modifiers?.length) fail('GROUP BY modifiers (WITH ROLLUP)');
+  if (ast.groupby && !Array.isArray(ast.groupby) && (ast.groupby.modifiers ?? []).some((m: unknown) => m)) fail('GROUP BY modifiers (WITH ROLLUP)');
   const groupBy = groupCols.map((g) => columnRef(g, ctx));
   const having: HavingCond[] = [];
   if (ast.having) {
@@ -553,4 +611,382 @@ function planDelete(ast: N, ctx: Ctx): DeletePlan {
   if (ast.orderby || (ast.limit && ast.limit.value?.length)) fail('DELETE … ORDER BY / LIMIT');
   const where = ast.where ? cond(ast.where, ctx) : undefined;
   return { kind: 'delete', table, where, returning: returningOf(ast, ctx) };
+}
+
+// ---- schema mapping -------------------------------------------------------------------------
+//
+// A planned schema change applied to a parsed statement, as its own transformation: the
+// rewrite plans the mapped statement, and verification compares Knex's SQL with the original
+// statement after the same mapping (verify.ts). Config (`rewrite.schemaMapping`):
+//
+//   { "jobs": { "table": "tasks", "columns": { "status": "state" }, "values": { "status": { "pending": "queued" } } } }
+//
+//   SELECT id, status FROM jobs WHERE status = 'pending'
+//     → refused: the rows would carry the new values ('queued' where the code expects 'pending')
+//   SELECT id, name FROM jobs WHERE status = 'pending'   (name → title)
+//     → SELECT id, title AS name FROM tasks WHERE state = 'queued'
+//
+// Rules that keep the meaning (data migrated by the same mapping):
+// - renamed columns in the select list keep their old name as the result key (`AS old`); a star
+//   over a table with renamed or value-mapped columns is refused (the keys would change);
+// - value mappings apply to literals compared with `=`, `<>`, `IN`, `NOT IN`, inserted or set;
+//   a value known only at run time (a binding) is refused with a reason, never mapped silently;
+//   a value-mapped column under `<`, `LIKE`, `BETWEEN`, ORDER BY, min/max/sum/avg, arithmetic,
+//   a comparison with another column, or in what the statement returns is refused;
+// - a value mapping must be one-to-one (two old values never become one new value); values not
+//   listed keep their value, so no listed new value may also be an old value left as it is.
+
+export interface TableMapping {
+  /** The new table name. */
+  table?: string;
+  /** Old column → new column. */
+  columns?: Record<string, string>;
+  /** Old column → (old value → new value). */
+  values?: Record<string, Record<string, string | number>>;
+}
+
+/** Old table → its mapping. */
+export type SchemaMapping = Record<string, TableMapping>;
+
+export type MapResult = { ok: true; ast: N; applied: string[] } | { ok: false; reason: string };
+
+/** A number the placeholders were swapped for (plan.ts and verify.ts sentinels). */
+export function isParamNumber(v: unknown): boolean {
+  const n = Number(v);
+  return Number.isInteger(n) && n >= PARAM_SENTINEL && n < PARAM_SENTINEL + 1000;
+}
+
+interface Scoped {
+  /** The old table name (lower case). */
+  old: string;
+  /** How the statement names it (alias or table, lower case). */
+  name: string;
+  m?: TableMapping;
+  cols: Map<string, string>;
+  values: Map<string, Map<string, string | number>>;
+}
+
+function lowerKeys<T>(o: Record<string, T> | undefined): Map<string, T> {
+  return new Map(Object.entries(o ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+/** Checks that every value mapping is one-to-one; returns the problem or undefined. */
+export function mappingProblem(mapping: SchemaMapping): string | undefined {
+  for (const [table, m] of Object.entries(mapping)) {
+    for (const [col, valueMap] of Object.entries(m.values ?? {})) {
+      const seen = new Map<string, string>();
+      for (const [from, to] of Object.entries(valueMap)) {
+        const k = `${typeof to}:${String(to)}`;
+        if (seen.has(k)) return `the value mapping for ${table}.${col} maps both '${seen.get(k)}' and '${from}' to '${String(to)}'; it must be one-to-one`;
+        seen.set(k, from);
+      }
+    }
+    const targets = new Map<string, string>();
+    for (const [from, to] of Object.entries(m.columns ?? {})) {
+      if (targets.has(to.toLowerCase())) return `the column mapping for ${table} renames both ${targets.get(to.toLowerCase())} and ${from} to ${to}`;
+      targets.set(to.toLowerCase(), from);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Applies a schema mapping to a node-sql-parser AST (a copy; the input is not changed).
+ * `applied` lists what changed, for the quick fix's title; empty when the mapping does not touch
+ * the statement.
+ */
+export function mapSchema(input: unknown, mapping: SchemaMapping | undefined, dialect: Dialect): MapResult {
+  if (!mapping || !Object.keys(mapping).length) return { ok: true, ast: input as N, applied: [] };
+  const problem = mappingProblem(mapping);
+  if (problem) return { ok: false, reason: problem };
+  const byTable = lowerKeys(mapping);
+  const ast = structuredClone(input) as N;
+  const applied: string[] = [];
+  const note = (s: string) => {
+    if (!applied.includes(s)) applied.push(s);
+  };
+  const quoteType = dialect === 'mysql' ? 'backticks_quote_string' : 'double_quote_string';
+  const newIdent = (name: string) => ({ expr: { type: quoteType, value: name } });
+  try {
+    const scope: Scoped[] = [];
+    const entries: N[] = [];
+    const addEntries = (list: unknown) => {
+      if (!Array.isArray(list)) return;
+      for (const e of list as N[]) if (e && typeof e === 'object' && e.table !== undefined && !e.expr) entries.push(e);
+    };
+    if (ast.type === 'select' || ast.type === 'delete') addEntries(ast.from);
+    if (ast.type === 'insert' || ast.type === 'update' || ast.type === 'delete') addEntries(ast.table);
+    for (const e of entries) {
+      const tv = identValue(e.table);
+      if (!tv) continue;
+      const dbv = e.db ? identValue(e.db)?.name : undefined;
+      const old = (dbv ? `${dbv}.${tv.name}` : tv.name).toLowerCase();
+      const m = byTable.get(old);
+      const name = (identValue(e.as)?.name ?? tv.name).toLowerCase();
+      if (!scope.some((s) => s.name === name && s.old === old)) {
+        scope.push({ old, name, m, cols: lowerKeys(m?.columns), values: new Map([...lowerKeys(m?.values)].map(([c, valueMap]) => [c, new Map(Object.entries(valueMap))])) });
+      }
+      if (m?.table && m.table.toLowerCase() !== old) {
+        if (dbv) fail('a schema-qualified table with a table mapping');
+        e.table = m.table;
+        note(`${tv.name} → ${m.table}`);
+      }
+    }
+    const mappedNames = new Set<string>();
+    for (const s of scope) for (const c of [...s.cols.keys(), ...s.values.keys()]) mappedNames.add(c);
+
+    const colName = (c: unknown): { name: string; quoted: boolean } | undefined => identValue(c);
+    const outputKey = (v: { name: string; quoted: boolean }) => (dialect === 'postgresql' && !v.quoted ? v.name.toLowerCase() : v.name);
+
+    const owner = (qualifier: unknown, column: string): Scoped | undefined => {
+      const q = qualifier ? identValue(qualifier)?.name.toLowerCase() : undefined;
+      if (q) {
+        if (q === 'excluded' && ast.type === 'insert') return scope[0];
+        return scope.find((s) => s.name === q) ?? scope.find((s) => s.old === q);
+      }
+      if (scope.length === 1) return scope[0];
+      if (mappedNames.has(column.toLowerCase())) fail(`the column ${column} is not qualified in a statement over several tables; qualify it so the schema mapping knows its table`);
+      return undefined;
+    };
+
+    /** Renames a column_ref in place; returns its value mapping (when it has one). */
+    const mapRef = (ref: N): { valueMap?: Map<string, string | number>; col: string; renamed?: string; key: string } => {
+      const v = colName(ref.column);
+      if (!v) return { col: '?', key: '?' };
+      const s = owner(ref.table, v.name);
+      const col = v.name.toLowerCase();
+      const renamed = s?.cols.get(col);
+      if (s && renamed && renamed.toLowerCase() !== col) {
+        ref.column = newIdent(renamed);
+        note(`${s.old}.${v.name} → ${renamed}`);
+      }
+      if (s && ref.table) {
+        const q = identValue(ref.table)?.name.toLowerCase();
+        if (q === s.old && q === s.name && s.m?.table) ref.table = s.m.table;
+      }
+      return { valueMap: s?.values.get(col), col: s ? `${s.old}.${v.name}` : v.name, renamed: renamed && renamed.toLowerCase() !== col ? renamed : undefined, key: outputKey(v) };
+    };
+
+    const mapValue = (node: N, valueMap: Map<string, string | number>, col: string, what: string): N => {
+      if (!node || typeof node !== 'object') fail(`an unsupported value for ${col}`);
+      if (node.type === 'expr_list' && Array.isArray(node.value)) {
+        node.value = node.value.map((x: N) => mapValue(x, valueMap, col, what));
+        return node;
+      }
+      if (node.type === 'null') return node;
+      let key: string | undefined;
+      if (node.type === 'number') {
+        if (isParamNumber(node.value)) {
+          fail(`${col} is ${what} a value known only at run time; its value mapping (${[...valueMap].map(([a, b]) => `'${a}' → '${b}'`).join(', ')}) cannot be applied to a binding: map the value in code first, or rewrite by hand`);
+        }
+        key = String(node.value);
+      } else if (node.type === 'single_quote_string' || node.type === 'string' || (node.type === 'double_quote_string' && dialect === 'mysql')) {
+        key = String(node.value).replace(/''/g, "'");
+      } else if (node.type === 'bool') key = String(node.value);
+      else fail(`${col} has a value mapping and is ${what} ${describe(node)}`);
+      if (!valueMap.has(key)) return node;
+      const to = valueMap.get(key)!;
+      note(`${col} '${key}' → '${String(to)}'`);
+      return typeof to === 'number' ? { type: 'number', value: to } : { type: 'single_quote_string', value: to.replace(/'/g, "''") };
+    };
+
+    const EQ = new Set(['=', '<>', '!=', 'IN', 'NOT IN']);
+    /** Maps every column under `e`; a value-mapped column is only allowed where meaning is kept. */
+    const walk = (e: unknown): void => {
+      if (!e || typeof e !== 'object') return;
+      if (Array.isArray(e)) return e.forEach(walk);
+      const o = e as N;
+      if (o.type === 'column_ref') {
+        const r = mapRef(o);
+        if (r.valueMap) fail(`${r.col} has a value mapping and is used where the new values would change the result (ordering, pattern matching, ranges, arithmetic or output)`);
+        return;
+      }
+      if (o.type === 'binary_expr') {
+        const op = String(o.operator).toUpperCase();
+        const sides: Array<['left' | 'right', 'left' | 'right']> = [['left', 'right'], ['right', 'left']];
+        for (const [c, v] of sides) {
+          const ref = o[c];
+          if (ref?.type !== 'column_ref') continue;
+          const peek = colName(ref.column);
+          const s = peek ? owner(ref.table, peek.name) : undefined;
+          if (!peek || !s?.values.has(peek.name.toLowerCase())) continue;
+          if (EQ.has(op) && !(c === 'right' && op.includes('IN'))) {
+            const r = mapRef(ref);
+            o[v] = mapValue(o[v], r.valueMap!, r.col, 'compared with');
+            return;
+          }
+          if ((op === 'IS' || op === 'IS NOT') && o[v]?.type === 'null') {
+            mapRef(ref);
+            return;
+          }
+        }
+      }
+      if (o.type === 'aggr_func') {
+        const name = String(o.name).toLowerCase();
+        const arg = o.args?.expr;
+        if (name === 'count' && arg?.type === 'column_ref') {
+          mapRef(arg);
+          return;
+        }
+      }
+      for (const k of Object.keys(o)) if (k !== 'loc') walk(o[k]);
+    };
+
+    const starProblem = (table?: unknown) => {
+      const t = table ? identValue(table)?.name.toLowerCase() : undefined;
+      const hit = scope.filter((s) => (!t || s.name === t || s.old === t) && (s.cols.size || s.values.size));
+      if (hit.length) fail(`a star over ${hit[0].old}, whose columns the schema mapping renames or maps, would return other keys or values; list the columns`);
+    };
+
+    /** The select list / RETURNING: renamed columns keep their old key, value-mapped ones are refused. */
+    const output = (cols: unknown, what: string) => {
+      if (cols === '*') return starProblem();
+      if (!Array.isArray(cols)) return walk(cols);
+      for (const c of cols as N[]) {
+        if ((c as unknown) === '*') {
+          starProblem();
+          continue;
+        }
+        const e = c?.expr;
+        if (e?.type === 'star') {
+          starProblem();
+          continue;
+        }
+        if (e?.type === 'column_ref') {
+          const v = colName(e.column);
+          if (v?.name === '*' || e.column === '*') {
+            starProblem(e.table);
+            continue;
+          }
+          const r = mapRef(e);
+          if (r.valueMap) fail(`${r.col} has a value mapping; ${what} would carry the new values where the code expects the old ones`);
+          if (r.renamed && !c.as) {
+            if (what === 'RETURNING') fail(`RETURNING the renamed column ${r.col}`);
+            c.as = r.key;
+          }
+          continue;
+        }
+        if (e?.type === 'aggr_func' && !c.as) {
+          const before = applied.length;
+          walk(e);
+          if (applied.length !== before) fail('an aggregate over a renamed column without an alias: its result key would change; add AS');
+          continue;
+        }
+        walk(e);
+      }
+    };
+
+    switch (ast.type) {
+      case 'select': {
+        output(ast.columns, 'the rows');
+        for (const f of (ast.from ?? []) as N[]) if (f?.on) walk(f.on);
+        walk(ast.where);
+        const groups: N[] = ast.groupby ? (Array.isArray(ast.groupby) ? ast.groupby : ast.groupby.columns ?? []) : [];
+        for (const g of groups) {
+          if (g?.type === 'column_ref') mapRef(g); // grouping is kept by a one-to-one value mapping
+          else walk(g);
+        }
+        walk(ast.having);
+        walk(ast.orderby);
+        break;
+      }
+      case 'insert': {
+        const s = scope[0];
+        const cols: unknown[] = Array.isArray(ast.columns) ? ast.columns : [];
+        const vms = cols.map((c) => {
+          const v = identValue(c);
+          if (!v || !s) return undefined;
+          const renamed = s.cols.get(v.name.toLowerCase());
+          return { renamed, valueMap: s.values.get(v.name.toLowerCase()), col: `${s.old}.${v.name}` };
+        });
+        ast.columns = cols.map((c, i) => {
+          const r = vms[i];
+          if (r?.renamed && r.renamed.toLowerCase() !== identValue(c)!.name.toLowerCase()) {
+            note(`${r.col} → ${r.renamed}`);
+            return { type: quoteType, value: r.renamed };
+          }
+          return c;
+        });
+        const rows: N[] = ast.values?.type === 'values' ? ast.values.values : Array.isArray(ast.values) ? ast.values : [];
+        if (ast.values && !rows.length) walk(ast.values);
+        for (const row of rows) {
+          const vals: N[] = row.value ?? [];
+          row.value = vals.map((v, i) => {
+            const r = vms[i];
+            if (r?.valueMap) return mapValue(v, r.valueMap, r.col, 'set to');
+            walk(v);
+            return v;
+          });
+        }
+        if (ast.conflict) {
+          const c = ast.conflict;
+          const target = c.target?.expr ?? c.target?.columns;
+          if (Array.isArray(target)) {
+            c.target[c.target?.expr ? 'expr' : 'columns'] = target.map((t: N) => {
+              if (t?.type === 'column_ref') {
+                mapRef(t);
+                return t;
+              }
+              const v = identValue(t);
+              const renamed = v && s?.cols.get(v.name.toLowerCase());
+              return renamed ? { type: quoteType, value: renamed } : t;
+            });
+          }
+          const set = c.action?.expr?.set ?? c.action?.set;
+          if (Array.isArray(set)) for (const item of set) mapSetItem(item, true);
+          else if (c.action) walk(c.action);
+        }
+        if (ast.on_duplicate_update) {
+          const set = ast.on_duplicate_update.set ?? ast.on_duplicate_update;
+          if (Array.isArray(set)) for (const item of set) mapSetItem(item, true);
+        }
+        if (ast.returning) output(ast.returning.columns, 'RETURNING');
+        break;
+      }
+      case 'update': {
+        for (const item of (ast.set ?? []) as N[]) mapSetItem(item, false);
+        walk(ast.where);
+        if (ast.returning) output(ast.returning.columns, 'RETURNING');
+        break;
+      }
+      case 'delete': {
+        walk(ast.where);
+        if (ast.returning) output(ast.returning.columns, 'RETURNING');
+        break;
+      }
+      default:
+        break;
+    }
+
+    /** `SET col = value` (UPDATE) or an upsert's `col = EXCLUDED.col` / `col = VALUES(col)`. */
+    function mapSetItem(item: N, upsert: boolean): void {
+      const s = scope[0];
+      const v = identValue(item.column);
+      if (!v || !s) return walk(item.value);
+      const col = v.name.toLowerCase();
+      const renamed = s.cols.get(col);
+      if (renamed && renamed.toLowerCase() !== col) {
+        item.column = typeof item.column === 'string' ? renamed : newIdent(renamed);
+        note(`${s.old}.${v.name} → ${renamed}`);
+      }
+      const valueMap = s.values.get(col);
+      const value = item.value as N;
+      // A copy of the proposed row's value (already mapped in VALUES) keeps its meaning.
+      const copyRef = value?.type === 'column_ref' ? value : value?.type === 'function' && fnName(value) === 'values' ? value.args?.value?.[0] : undefined;
+      if (upsert && copyRef?.type === 'column_ref') {
+        const r = mapRef(copyRef);
+        if (r.valueMap && identValue(copyRef.column)?.name.toLowerCase() !== (renamed ?? col).toLowerCase() && r.col.toLowerCase() !== `${s.old}.${v.name}`.toLowerCase()) fail(`${r.col} has a value mapping and is copied into another column`);
+        return;
+      }
+      if (valueMap) {
+        item.value = mapValue(value, valueMap, `${s.old}.${v.name}`, 'set to');
+        return;
+      }
+      walk(value);
+    }
+  } catch (e) {
+    if (e instanceof NotPlannable) return { ok: false, reason: `schema mapping: ${e.message}` };
+    throw e;
+  }
+  return { ok: true, ast, applied };
 }

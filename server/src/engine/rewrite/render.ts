@@ -9,60 +9,24 @@
  *   renderChain({ table: 'jobs', steps: [where('id', '=', <$1>)] }, { instance: 'db', exprs: { '1': 'id' } })
  *     → "db('jobs').where('id', '=', id)"
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { Liquid } from 'liquidjs';
 import type { Arg, Chain, Step } from './chain';
+import { liquidFor, shippedTemplateDir, shippedTemplates } from './templateSet';
 
 export const TEMPLATE_NAMES = ['chain', 'select', 'insert', 'update', 'delete', 'raw', 'import-esm', 'import-cjs'] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 export type Templates = Record<TemplateName, string>;
 
-let defaults: Templates | undefined;
-
 /** The directory holding the shipped `templates/knex/*.liquid` (found upwards from this module). */
 export function defaultTemplateDir(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 8; i++) {
-    const candidate = path.join(dir, 'templates', 'knex');
-    if (fs.existsSync(path.join(candidate, 'chain.liquid'))) return candidate;
-    dir = path.dirname(dir);
-  }
-  throw new Error('templates/knex not found next to the sqlmigrate installation');
+  return shippedTemplateDir('knex', 'chain');
 }
 
 /** The shipped templates (read once; reading is the only file access of the engine's rewrite). */
 export function defaultTemplates(): Templates {
-  if (!defaults) {
-    const dir = defaultTemplateDir();
-    const t = {} as Templates;
-    for (const name of TEMPLATE_NAMES) t[name] = fs.readFileSync(path.join(dir, `${name}.liquid`), 'utf8');
-    defaults = t;
-  }
-  return defaults;
+  return shippedTemplates('knex', TEMPLATE_NAMES);
 }
 
-const engines = new WeakMap<Templates, Liquid>();
-function engineFor(templates: Templates): Liquid {
-  let e = engines.get(templates);
-  if (!e) {
-    const map: Record<string, string> = {};
-    for (const name of TEMPLATE_NAMES) map[name] = templates[name];
-    e = new Liquid({
-      templates: map,
-      ownPropertyOnly: true,
-      strictFilters: true,
-      outputEscape: undefined,
-      relativeReference: false,
-      // Bounds against templates that loop or recurse without end.
-      renderLimit: 1000,
-      parseLimit: 100_000,
-      memoryLimit: 10_000_000,
-    });
-    engines.set(templates, e);
-  }
-  return e;
-}
+const engineFor = (templates: Templates) => liquidFor(templates, TEMPLATE_NAMES);
 
 export interface RenderContext {
   instance: string;
@@ -104,6 +68,7 @@ export function renderArg(a: Arg, ctx: RenderContext): string {
     case 'now': return `${ctx.instance}.fn.now()`;
     case 'ref': return `${ctx.instance}.ref(${jsString(a.v)})`;
     case 'raw': return a.idents.length ? `${ctx.instance}.raw(${jsString(a.sql)}, [${a.idents.map(jsString).join(', ')}])` : `${ctx.instance}.raw(${jsString(a.sql)})`;
+    case 'rawValue': return `${ctx.instance}.raw(${jsString(a.sql)}, [${renderArg(a.value, ctx)}])`;
     case 'fn': return `(${a.param}) => ${a.param}${a.steps.map((s) => renderStep(s, ctx)).join('')}`;
   }
 }

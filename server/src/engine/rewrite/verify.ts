@@ -15,7 +15,7 @@
 import * as ts from 'typescript';
 import knexFactory, { type Knex } from 'knex';
 import type { Dialect } from '../types';
-import { PARAM_SENTINEL, placeholderKeys, sqlParser, substitutePlaceholders } from './plan';
+import { PARAM_SENTINEL, mapSchema, placeholderKeys, sqlParser, substitutePlaceholders, type SchemaMapping } from './plan';
 
 const CLIENT: Record<Dialect, string> = { postgresql: 'pg', mysql: 'mysql2', sqlite: 'better-sqlite3' };
 const PARSER_DB: Record<Dialect, string> = { postgresql: 'postgresql', mysql: 'mysql', sqlite: 'sqlite' };
@@ -35,12 +35,15 @@ function knexFor(dialect: Dialect): Knex {
 export const BUILDER_METHODS = new Set([
   'select', 'distinct', 'count', 'countDistinct', 'sum', 'sumDistinct', 'min', 'max', 'avg', 'avgDistinct',
   'join', 'innerJoin', 'leftJoin', 'leftOuterJoin', 'on', 'andOn', 'orOn',
-  'where', 'andWhere', 'orWhere', 'whereIn', 'whereNotIn', 'orWhereIn', 'orWhereNotIn',
+  'where', 'andWhere', 'orWhere', 'whereNot', 'orWhereNot', 'whereIn', 'whereNotIn', 'orWhereIn', 'orWhereNotIn',
   'whereNull', 'whereNotNull', 'orWhereNull', 'orWhereNotNull',
   'whereBetween', 'whereNotBetween', 'orWhereBetween', 'orWhereNotBetween',
   'groupBy', 'having', 'orderBy', 'limit', 'offset', 'first',
   'insert', 'returning', 'onConflict', 'ignore', 'merge', 'update', 'increment', 'decrement', 'del', 'delete',
 ]);
+
+/** The only raw fragments that may carry a value binding inside a chain. */
+const RAW_VALUE_FRAGMENTS = new Set(['lower(?)', 'upper(?)']);
 
 export interface VerifyInput {
   instance: string;
@@ -55,6 +58,11 @@ export interface VerifyInput {
   firstRow?: boolean;
   /** Tests only (compileChain): real values for parameters instead of the comparison's sentinels. */
   valueFor?: (key: string) => unknown;
+  /**
+   * A planned schema change (config `rewrite.schemaMapping`): the original statement is compared
+   * after the same mapping is applied to its AST (plan.ts `mapSchema`), Knex's SQL as it is.
+   */
+  mapping?: SchemaMapping;
 }
 
 export type VerifyResult = { ok: true; sql: string; bindings: unknown[] } | { ok: false; reason: string; sql?: string };
@@ -138,6 +146,11 @@ function compareSql(built: { sql: string; bindings: readonly unknown[] }, input:
     a = sqlParser().astify(original, { database: PARSER_DB[input.dialect] });
   } catch (e) {
     return { ok: false, reason: `the original statement does not parse as ${input.dialect}` };
+  }
+  if (input.mapping) {
+    const mapped = mapSchema(single(a), input.mapping, input.dialect);
+    if (!mapped.ok) return { ok: false, reason: mapped.reason };
+    a = mapped.ast;
   }
   try {
     b = sqlParser().astify(knexSql, { database: PARSER_DB[input.dialect] });
@@ -244,8 +257,12 @@ function evalArg(node: ts.Expression, env: Env): unknown {
       return env.k.ref(node.arguments[0].text);
     }
     if (name === 'raw' && isInstance(callee.expression, env)) {
-      // A fixed SQL fragment with identifier bindings only (`count(??)`, ['id']).
       const [sql, idents] = node.arguments;
+      // A whitelisted function around one value (`lower(?)`, [email]): the value stays a binding.
+      if (sql && ts.isStringLiteralLike(sql) && RAW_VALUE_FRAGMENTS.has(sql.text) && node.arguments.length === 2 && idents && ts.isArrayLiteralExpression(idents) && idents.elements.length === 1) {
+        return env.k.raw(sql.text, [evalArg(idents.elements[0], env) as Knex.Value]);
+      }
+      // A fixed SQL fragment with identifier bindings only (`count(??)`, ['id']).
       if (!sql || !ts.isStringLiteralLike(sql) || /\?(?!\?)/.test(sql.text.replace(/\?\?/g, ''))) refuse('raw() with value bindings inside a builder chain');
       if (!idents) return env.k.raw(sql.text);
       if (!ts.isArrayLiteralExpression(idents) || !idents.elements.every(ts.isStringLiteralLike)) refuse('raw() with non-literal identifiers');
@@ -345,7 +362,14 @@ function normalise(x: unknown, dialect: Dialect): unknown {
       flat(o);
       return { type: 'logic', op, items };
     }
-    return { type: 'binary_expr', operator: op, left: normalise(o.left, dialect), right: normalise(o.right, dialect) };
+    const right = normalise(o.right, dialect) as J;
+    // `x + -3` is `x - 3` (Knex's increment/decrement turn a negative amount around).
+    if ((op === '+' || op === '-') && right && right.type === 'number' && Number(right.value) < 0) {
+      return { type: 'binary_expr', operator: op === '+' ? '-' : '+', left: normalise(o.left, dialect), right: { type: 'number', value: -Number(right.value) } };
+    }
+    // `x - 0` is `x + 0` (Knex writes a zero decrement as `+ 0`).
+    if (op === '-' && right && right.type === 'number' && Number(right.value) === 0) return { type: 'binary_expr', operator: '+', left: normalise(o.left, dialect), right };
+    return { type: 'binary_expr', operator: op, left: normalise(o.left, dialect), right };
   }
   const out: J = {};
   for (const key of Object.keys(o).sort()) {
