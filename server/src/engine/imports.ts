@@ -49,6 +49,13 @@ export class DriverIndex {
     return undefined;
   }
 
+  /** A copy of `finding` with its driver resolved, or `finding` itself when nothing changes (cached analyses are shared, never mutated). */
+  resolved(fromRel: string, finding: Finding): Finding {
+    if (finding.driver !== 'unknown' || !finding.via) return finding;
+    const copy = { ...finding };
+    return this.resolve(fromRel, copy) ? copy : finding;
+  }
+
   /**
    * Gives a finding of `fromRel` whose driver is unknown the driver of the import its receiver
    * came from; the statement is analysed again when that driver's dialect differs. Returns true

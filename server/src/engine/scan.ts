@@ -331,7 +331,7 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
     }
     models.add(a.models);
     for (const p of a.problems) problems.push({ file: entry.rel, line: p.range ? p.range.start.line + 1 : undefined, message: p.message });
-    const fileFindings = a.findings.map((f) => toScanFinding(entry.rel, drivers.size ? withDriverResolved(drivers, entry.rel, f) : f, rules));
+    const fileFindings = a.findings.map((f) => toScanFinding(entry.rel, drivers.resolved(entry.rel, f), rules));
     for (const f of fileFindings) findings.push(f);
     files.push({ file: entry.rel, language: a.language, findings: fileFindings.length, kept: fileFindings.filter((f) => f.exception).length });
   }
@@ -366,13 +366,6 @@ export class ModelIndex {
       if (tables.length) f.tables = [...new Set(tables)];
     }
   }
-}
-
-/** A copy of f with its driver resolved across files (cached analyses are shared, never mutated). */
-function withDriverResolved(drivers: DriverIndex, rel: string, f: Finding): Finding {
-  if (f.driver !== 'unknown' || !f.via) return f;
-  const copy = { ...f };
-  return drivers.resolve(rel, copy) ? copy : f;
 }
 
 export function toScanFinding(rel: string, f: Finding, rules?: PathRules): ScanFinding {

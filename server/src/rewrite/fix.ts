@@ -1,31 +1,42 @@
 /**
- * `sqlmigrate fix [dir] --target knex [--dry-run] [--format text|json]`: applies every verified
- * Knex rewrite under dir (the same edits as the editor's "fix all"), file by file.
+ * `sqlmigrate fix [dir] --target knex|sqlalchemy2 [--rule <id>] [--dry-run] [--format text|json]`:
+ * applies every verified rewrite under dir (the same edits as the editor's "fix all"), file by
+ * file: `knex` rewrites raw SQL in TS/JS files, `sqlalchemy2` rewrites SQLAlchemy 1.x
+ * `session.query(...)` chains (rule session-legacy-query) in .py files to 2.0 `select()` style.
  *
  *   { "applied": [ { "file", "startLine", "rule", "target" } ], "skipped": [ { "file", "startLine", "reason" } ] }
  *
- * A file is written only when its rewritten text parses with the TypeScript parser; writes go
- * to a temporary file renamed over the original. `--dry-run` writes nothing. Exit codes:
+ * A file is written only when its rewritten text parses (the TypeScript parser; tree-sitter-python
+ * for .py files); writes go to a temporary file renamed over the original. `--dry-run` writes
+ * nothing. A dir inside a git work tree with uncommitted changes is refused (exit 2) unless
+ * `--force`. Exit codes:
  * 0 done (skips are not errors), 2 usage or configuration error.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ts from 'typescript';
 import { analyzeText } from '../engine/analyze';
+import { DriverIndex } from '../engine/imports';
+import type { Finding } from '../engine/types';
 import { ConfigError, detectOptions, PathRules, type Config, type RewriteConfig } from '../engine/config';
 import { applyEdits, fixAll, type RewriteOptions } from '../engine/rewrite';
+import { applyTextEdits, pythonParses, sqlalchemyFixAll } from '../engine/rewrite/python';
 import { listFiles, loadConfig, readSourceFile, type SkippedFile } from '../engine/scan';
-import { loadTemplates } from './templates';
+import { loadSqlalchemyTemplates, loadTemplates } from './templates';
 
 export interface FixIo {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
 }
 
-export const FIX_USAGE = `  fix [dir]       Rewrite raw SQL to verified Knex query-builder calls under dir (default: .)
-      --target knex                  the rewrite target (required)
+export const FIX_USAGE = `  fix [dir]       Apply verified rewrites under dir (default: .)
+      --target knex                  raw SQL → Knex query-builder calls (TS/JS; rule raw-sql)
+      --target sqlalchemy2           session.query() chains → SQLAlchemy 2.0 select() (Python; rule session-legacy-query)
+      --rule <id>                    only findings of this rule (the target's rule is the only one rewritten)
       --dry-run                      report what would change, write nothing
+      --force                        write even when dir has uncommitted git changes
       --format text|json             output format (default: text)
 `;
 
@@ -41,6 +52,7 @@ export function rewriteOptions(root: string, config: Config, rewrite: RewriteCon
     workspaceRoot: root,
     templates: loadTemplates(root).templates,
     wrapperResults: rewrite.wrappers,
+    schemaMapping: rewrite.schemaMapping,
   };
 }
 
@@ -51,6 +63,21 @@ function parses(text: string, fileName: string): boolean {
   return ((sf as unknown as { parseDiagnostics?: unknown[] }).parseDiagnostics ?? []).length === 0;
 }
 
+/**
+ * Uncommitted changes under `root` when it is inside a git work tree (tracked files only), or
+ * undefined (clean, not a repository, or git unavailable). A bulk rewrite over uncommitted work
+ * would mix the two in one diff, and could not be undone by git alone.
+ */
+export function uncommittedChanges(root: string): string[] | undefined {
+  const r = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.'], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  if (r.error || r.status !== 0) return undefined;
+  const lines = r.stdout.split('\n').filter(Boolean);
+  return lines.length ? lines.map((l) => l.slice(3)) : undefined;
+}
+
+export type FixTarget = 'knex' | 'sqlalchemy2';
+export const TARGET_RULE: Record<FixTarget, string> = { knex: 'raw-sql', sqlalchemy2: 'session-legacy-query' };
+
 function writeAtomic(file: string, text: string): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.sqlmigrate-${process.pid}.tmp`);
   const mode = fs.statSync(file).mode;
@@ -59,20 +86,28 @@ function writeAtomic(file: string, text: string): void {
 }
 
 /** Runs the fix over a tree and returns the report (no output). */
-export async function fixTree(root: string, options: { dryRun: boolean }): Promise<FixReport> {
+export async function fixTree(root: string, options: { dryRun: boolean; target?: FixTarget }): Promise<FixReport> {
+  if (options.target === 'sqlalchemy2') return fixPythonTree(root, options);
   const config = loadConfig(root);
   const rules = new PathRules(config);
   const detect = detectOptions(config);
   const opts = rewriteOptions(root, config);
   const report: FixReport = { applied: [], skipped: [] };
   const skippedFiles: SkippedFile[] = [];
+  // Two passes, as the scan does: a `pool.query` in jobs.ts is pg only once pool.ts is read.
+  const drivers = new DriverIndex();
+  const candidates: Array<{ entry: { rel: string; abs: string }; read: { text: string }; findings: Finding[] }> = [];
   for (const entry of listFiles(root, rules, skippedFiles)) {
     if (!/\.(ts|tsx|mts|cts|js|jsx|mjs|cjs)$/i.test(entry.rel)) continue;
     const read = readSourceFile(entry.abs, config.maxFileSize);
     if ('skip' in read) continue;
     const result = await analyzeText(read.text, entry.rel, detect);
+    drivers.add(entry.rel, result.driverExports);
     const findings = result.findings.filter((f) => f.rule === 'raw-sql' && !f.exception && !rules.exceptionFor(entry.rel, 'raw-sql'));
-    if (!findings.length) continue;
+    if (findings.length) candidates.push({ entry, read, findings });
+  }
+  for (const { entry, read, findings: found } of candidates) {
+    const findings = found.map((f) => drivers.resolved(entry.rel, f));
     const fix = fixAll(read.text, entry.rel, findings, opts);
     for (const s of fix.skipped) report.skipped.push({ file: entry.rel, startLine: s.finding.range.start.line + 1, reason: s.reason });
     if (!fix.applied.length) continue;
@@ -96,6 +131,59 @@ export async function fixTree(root: string, options: { dryRun: boolean }): Promi
   return report;
 }
 
+/** Rewrite passes per Python file (each pass only rewrites chains that no other rewrite contains). */
+const MAX_PY_PASSES = 5;
+
+/** `--target sqlalchemy2`: session.query() chains in .py files (startLine: the line in the text of the pass that rewrote it). */
+async function fixPythonTree(root: string, options: { dryRun: boolean }): Promise<FixReport> {
+  const config = loadConfig(root);
+  const rules = new PathRules(config);
+  const detect = detectOptions(config);
+  const report: FixReport = { applied: [], skipped: [] };
+  const skippedFiles: SkippedFile[] = [];
+  const rule = 'session-legacy-query';
+  const { templates } = loadSqlalchemyTemplates(root);
+  for (const entry of listFiles(root, rules, skippedFiles)) {
+    if (!/\.py$/i.test(entry.rel)) continue;
+    const read = readSourceFile(entry.abs, config.maxFileSize);
+    if ('skip' in read) continue;
+    const result = await analyzeText(read.text, entry.rel, detect);
+    let findings = result.findings.filter((f) => f.rule === rule && !f.exception && !rules.exceptionFor(entry.rel, rule));
+    if (!findings.length) continue;
+    // Passes: a chain nested in another (`x.in_(session.query(…))`) is rewritten on the next pass.
+    let text = read.text;
+    let lastSkipped: FixReport['skipped'] = [];
+    const applied: FixReport['applied'] = [];
+    for (let pass = 0; pass < MAX_PY_PASSES && findings.length; pass++) {
+      const fix = sqlalchemyFixAll(text, entry.rel, findings, { templates });
+      lastSkipped = fix.skipped.map((s) => ({ file: entry.rel, startLine: s.finding.range.start.line + 1, reason: s.reason }));
+      if (!fix.applied.length) break;
+      let next: string;
+      try {
+        next = applyTextEdits(text, fix.edits);
+      } catch (e) {
+        lastSkipped.push(...fix.applied.map((a) => ({ file: entry.rel, startLine: a.finding.range.start.line + 1, reason: `edits could not be applied: ${(e as Error).message}` })));
+        break;
+      }
+      if (!pythonParses(next)) {
+        lastSkipped.push(...fix.applied.map((a) => ({ file: entry.rel, startLine: a.finding.range.start.line + 1, reason: 'the rewritten file would not parse; nothing written' })));
+        break;
+      }
+      applied.push(...fix.applied.map((a) => ({ file: entry.rel, startLine: a.finding.range.start.line + 1, rule, target: a.target })));
+      text = next;
+      findings = (await analyzeText(text, entry.rel, detect)).findings.filter((f) => f.rule === rule && !f.exception && !rules.exceptionFor(entry.rel, rule));
+    }
+    report.skipped.push(...lastSkipped);
+    if (!applied.length) continue;
+    if (!options.dryRun) writeAtomic(entry.abs, text);
+    report.applied.push(...applied);
+  }
+  const order = (a: { file: string; startLine: number }, b: { file: string; startLine: number }) => a.file.localeCompare(b.file) || a.startLine - b.startLine;
+  report.applied.sort(order);
+  report.skipped.sort(order);
+  return report;
+}
+
 /** `sqlmigrate fix …` (argv after the command name). */
 export async function runFixCommand(argv: string[], io: FixIo): Promise<number> {
   let parsed;
@@ -103,7 +191,7 @@ export async function runFixCommand(argv: string[], io: FixIo): Promise<number> 
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { target: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, format: { type: 'string', default: 'text' }, help: { type: 'boolean', short: 'h' } },
+      options: { target: { type: 'string' }, rule: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, force: { type: 'boolean', default: false }, format: { type: 'string', default: 'text' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (e) {
     io.stderr(`sqlmigrate fix: ${(e as Error).message}\n${FIX_USAGE}`);
@@ -111,11 +199,16 @@ export async function runFixCommand(argv: string[], io: FixIo): Promise<number> 
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    io.stdout(`Usage: sqlmigrate fix [dir] --target knex [--dry-run] [--format text|json]\n${FIX_USAGE}`);
+    io.stdout(`Usage: sqlmigrate fix [dir] --target knex|sqlalchemy2 [--rule <id>] [--dry-run] [--force] [--format text|json]\n${FIX_USAGE}`);
     return 0;
   }
-  if (values.target !== 'knex') {
-    io.stderr(`sqlmigrate fix: --target ${values.target ?? '(missing)'} is not supported; use --target knex\n`);
+  if (values.target !== 'knex' && values.target !== 'sqlalchemy2') {
+    io.stderr(`sqlmigrate fix: --target ${values.target ?? '(missing)'} is not supported; use --target knex or --target sqlalchemy2\n`);
+    return 2;
+  }
+  const target: FixTarget = values.target;
+  if (values.rule !== undefined && values.rule !== TARGET_RULE[target]) {
+    io.stderr(`sqlmigrate fix: --target ${target} rewrites rule ${TARGET_RULE[target]} only, not ${values.rule}\n`);
     return 2;
   }
   if (values.format !== 'text' && values.format !== 'json') {
@@ -131,9 +224,16 @@ export async function runFixCommand(argv: string[], io: FixIo): Promise<number> 
     io.stderr(`sqlmigrate fix: ${root} is not a directory\n`);
     return 2;
   }
+  if (!values['dry-run'] && !values.force) {
+    const dirty = uncommittedChanges(root);
+    if (dirty) {
+      io.stderr(`sqlmigrate fix: ${root} has uncommitted changes (${dirty.slice(0, 3).join(', ')}${dirty.length > 3 ? `, … ${dirty.length} files` : ''}); commit or stash them so the rewrite is its own diff, use --dry-run, or pass --force\n`);
+      return 2;
+    }
+  }
   let report: FixReport;
   try {
-    report = await fixTree(root, { dryRun: !!values['dry-run'] });
+    report = await fixTree(root, { dryRun: !!values['dry-run'], target });
   } catch (e) {
     if (e instanceof ConfigError) {
       io.stderr(`sqlmigrate fix: ${e.message}\n`);

@@ -61,6 +61,27 @@ describe('rewrite: sqlmigrate fix --target knex', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  // The driver of `pool.query` in jobs.ts comes from the module that creates `pool` (as in the scan).
+  const ACROSS: Array<{ name: string; pool: string; applied: number; reason?: RegExp }> = [
+    { name: 'pg pool from another module', pool: "import { Pool } from 'pg';\nexport const pool = new Pool();\n", applied: 1 },
+    { name: 'a pool whose driver is unknown', pool: "import { makePool } from './factory';\nexport const pool = makePool();\n", applied: 0, reason: /driver/ },
+  ];
+  for (const c of ACROSS) {
+    it(`follows the driver across files: ${c.name}`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sqlmigrate-fix-across-'));
+      fs.writeFileSync(path.join(dir, '.sqlmigrate.json'), JSON.stringify({ rewrite: { knex: { instance: 'db', import: './db' } } }));
+      fs.writeFileSync(path.join(dir, 'pool.ts'), c.pool);
+      fs.writeFileSync(path.join(dir, 'jobs.ts'), "import { pool } from './pool';\n\nexport async function getJob(id: number) {\n  const res = await pool.query('SELECT * FROM jobs WHERE id = $1', [id]);\n  return res.rows;\n}\n");
+      const { code, out } = await run([dir, '--target', 'knex', '--format', 'json']);
+      assert.equal(code, 0);
+      const report = JSON.parse(out) as { applied: Array<{ file: string }>; skipped: Array<{ file: string; reason: string }> };
+      assert.equal(report.applied.filter((a) => a.file === 'jobs.ts').length, c.applied, out);
+      if (c.reason) assert.ok(report.skipped.some((x) => x.file === 'jobs.ts' && c.reason!.test(x.reason)), out);
+      else assert.match(fs.readFileSync(path.join(dir, 'jobs.ts'), 'utf8'), /await db\('jobs'\)/);
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+  }
+
   it('--dry-run writes nothing and prints the same report', async () => {
     const dir = copyTree();
     const snapshot = fs.readFileSync(path.join(dir, 'pg', 'rows-first.input.ts'), 'utf8');
@@ -72,8 +93,11 @@ describe('rewrite: sqlmigrate fix --target knex', () => {
   });
 
   it('usage errors exit 2', async () => {
-    assert.equal((await run(['.', '--target', 'sqlalchemy2'])).code, 2);
-    assert.equal((await run(['.', '--target', 'knex', '--format', 'xml'])).code, 2);
+    // An empty temp directory, never '.': a usage error that is not caught would rewrite the repo.
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'sqlmigrate-fix-usage-'));
+    assert.equal((await run([empty, '--target', 'repository'])).code, 2);
+    assert.equal((await run([empty, '--target', 'knex', '--format', 'xml'])).code, 2);
+    fs.rmSync(empty, { recursive: true, force: true });
     const dir = copyTree();
     fs.writeFileSync(path.join(dir, '.sqlmigrate.json'), JSON.stringify({ rewrite: { knex: { import: '../outside' } } }));
     const r = await run([dir, '--target', 'knex']);
