@@ -31,6 +31,32 @@ const dist = path.join(root, 'dist');
 fs.rmSync(dist, { recursive: true, force: true });
 fs.mkdirSync(dist, { recursive: true });
 
+// Knex picks its dialect module at run time from the client name (knex/lib/dialects/index.js, a
+// table of require() calls). The rewrite verifier only ever asks for the three dialects below
+// (server/src/engine/rewrite/verify.ts: pg, mysql2, better-sqlite3), so the bundle holds exactly
+// those: the table is replaced by one naming them, so they are bundled and resolvable, and the
+// other dialects (and the drivers they would require, e.g. mariadb/callback) stay out.
+export const KNEX_DIALECTS = ['postgres', 'mysql2', 'better-sqlite3'];
+const knexDialects = {
+  name: 'knex-dialects',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]knex[\\/]lib[\\/]dialects[\\/]index\.js$/ }, (args) => ({
+      contents: [
+        "'use strict';",
+        "const { resolveClientNameWithAliases } = require('../util/helpers');",
+        `const loaders = { ${KNEX_DIALECTS.map((d) => `${JSON.stringify(d)}: () => require(${JSON.stringify(`./${d}`)})`).join(', ')} };`,
+        'exports.getDialectByNameOrAlias = function getDialectByNameOrAlias(clientName) {',
+        '  const load = loaders[resolveClientNameWithAliases(clientName)];',
+        `  if (!load) throw new Error('Invalid clientName given: ' + clientName + ' (sqlmigrate bundles the ${KNEX_DIALECTS.join(', ')} dialects)');`,
+        '  return load();',
+        '};',
+      ].join('\n'),
+      loader: 'js',
+      resolveDir: path.dirname(args.path),
+    }));
+  },
+};
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -46,6 +72,7 @@ const common = {
   external: ['vscode', 'pg', 'pg-native', 'pg-query-stream', 'mysql', 'mysql2', 'sqlite3', 'better-sqlite3', 'oracledb', 'tedious', 'mssql', 'source-map-support'],
   logOverride: { 'require-resolve-not-external': 'silent', 'empty-import-meta': 'silent', 'direct-eval': 'silent' },
   metafile: true,
+  plugins: [knexDialects],
   // ES modules bundled into CommonJS (web-tree-sitter's createRequire(import.meta.url)) get the
   // bundle's own URL.
   define: { 'import.meta.url': '__sqlmigrate_import_meta_url' },
@@ -57,6 +84,11 @@ const results = await Promise.all([
   esbuild.build({ ...common, entryPoints: { extension: 'client/src/extension.ts' }, outdir: dist }),
   esbuild.build({ ...common, entryPoints: { server: 'server/src/server.ts' }, outdir: dist }),
 ]);
+// The knex dialects the verifier needs must be in the server bundle (see knexDialects above).
+const inBundle = Object.keys(results[1].metafile.inputs);
+for (const d of KNEX_DIALECTS) {
+  if (!inBundle.some((f) => f.replace(/\\/g, '/').endsWith(`knex/lib/dialects/${d}/index.js`))) throw new Error(`dist/server.js lacks the knex ${d} dialect`);
+}
 for (const [name, spec] of [
   ['web-tree-sitter.wasm', 'web-tree-sitter/web-tree-sitter.wasm'],
   ['tree-sitter-python.wasm', 'tree-sitter-python/tree-sitter-python.wasm'],

@@ -1,10 +1,11 @@
 /**
  * Where the burndown panel's data comes from.
  *
- * 1. The language server, through the custom request `sqlmigrate/burndown` declared here
- *    (`BurndownRequest`): the server already holds the engine, the parsed configuration and the
- *    baseline, and answers `loadBurndown(folder.root)` (server/src/history/trend.ts). Until the
- *    server handles it (it answers "method not found"), the client falls back to (2).
+ * 1. The language server, through the custom request `sqlmigrate/burndown` (`BurndownRequest`,
+ *    server/src/protocol.ts): the server already holds the engine, the parsed configuration and
+ *    the findings, and answers `loadBurndown(folder.root)` (server/src/history/load.ts) with
+ *    today's point from its index. A server that does not handle it ("method not found", an
+ *    older or another server) gets the fallback (2).
  * 2. A read-only fallback in the extension host: `.sqlmigrate/history.jsonl` through
  *    server/src/history/points.ts (`readHistory`, `remainingOf`, `remainingByFile`), the baseline
  *    through server/src/ledger/baseline.ts (`readBaseline`, `countedRules`), and the target from
@@ -19,7 +20,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { RequestType } from 'vscode-languageserver-protocol';
 import { readHistory, type HistoryPoint } from '../../server/src/history/points';
 import { countedRules, LedgerError, readBaseline, type Baseline } from '../../server/src/ledger/baseline';
 import type { RuleId } from '../../server/src/engine/types';
@@ -27,27 +27,10 @@ import { buildBurndown, type BurndownData } from '../../server/src/history/trend
 
 export type { BurndownData } from '../../server/src/history/trend';
 
-// ------------------------------------------------------------------ the request
+// ------------------------------------------------------------------ the request (declared in the shared protocol module)
 
-export interface BurndownParams {
-  /** The workspace folder (its URI as the client knows it). */
-  folderUri: string;
-}
-
-export interface BurndownResult {
-  data: BurndownData;
-  /** What could not be used (unreadable history lines, an unusable baseline or config). */
-  warnings: string[];
-}
-
-/**
- * `sqlmigrate/burndown`: the burndown of one workspace folder. Server side (server/src/lsp/host.ts):
- * `loadBurndown(folder.root).data` plus its warnings; see the report that added this file.
- */
-export namespace BurndownRequest {
-  export const method = 'sqlmigrate/burndown' as const;
-  export const type = new RequestType<BurndownParams, BurndownResult, void>(method);
-}
+import { BurndownRequest, type BurndownParams, type BurndownResult } from '../../server/src/protocol';
+export { BurndownRequest, type BurndownParams, type BurndownResult };
 
 /** JSON-RPC "method not found": a server that does not handle the request yet. */
 export const METHOD_NOT_FOUND = -32601;

@@ -7,6 +7,7 @@
  * here; handle it in `server/src/lsp/handlers.ts` (inside `guard`), call it from the client.
  */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
+import type { BurndownData } from './history/trend';
 
 /** Client-side commands a client may offer; the server uses them only when the client lists them in `initializationOptions.clientCommands`. */
 export const ClientCommands = {
@@ -137,7 +138,7 @@ export interface RecordBaselineParams {
 
 export type RecordBaselineResult =
   | { ok: true; file: string; baseline: BaselineInfo }
-  | { ok: false; reason: 'exists' | 'corrupt' | 'busy' | 'no-folder' | 'error'; message: string; existing?: BaselineInfo };
+  | { ok: false; reason: 'exists' | 'corrupt' | 'busy' | 'no-folder' | 'untrusted' | 'error'; message: string; existing?: BaselineInfo };
 
 export namespace RecordBaselineRequest {
   export const method = 'sqlmigrate/recordBaseline' as const;
@@ -161,6 +162,27 @@ export namespace ServerInfoRequest {
   export const type = new RequestType0<ServerInfo, void>(method);
 }
 
+export interface BurndownParams {
+  /** The workspace folder (its URI as the client knows it); the first folder when unknown. */
+  folderUri: string;
+}
+
+export interface BurndownResult {
+  data: BurndownData;
+  /** What could not be used (unreadable history lines, an unusable baseline or config). */
+  warnings: string[];
+}
+
+/**
+ * `sqlmigrate/burndown`: the burndown of one workspace folder: its history, baseline and target
+ * (server/src/history/load.ts), plus a `current` point from the server's index once a scan has
+ * finished and the history holds a point (a lone live point is no trend). Read only.
+ */
+export namespace BurndownRequest {
+  export const method = 'sqlmigrate/burndown' as const;
+  export const type = new RequestType<BurndownParams, BurndownResult, void>(method);
+}
+
 /** What the server accepts in `initializationOptions` (all optional). */
 export interface InitializationOptions {
   /** Client-side commands the server may put in code actions (see ClientCommands). */
@@ -169,6 +191,16 @@ export interface InitializationOptions {
   settings?: Partial<Settings>;
   /** Tests only: an extra delay after each analysis, to make edits arrive faster than analysis. */
   testAnalysisDelayMs?: number;
+  /**
+   * Workspace trust (VS Code: `workspace.isTrusted`). Default true. When false the server is
+   * read-only: diagnostics, hover and progress only — it writes nothing (no baseline, no history,
+   * no result cache), offers no rewrites or other edits, and reads no workspace templates.
+   */
+  trusted?: boolean;
+  /** Where per-file analysis results persist across restarts (e.g. the extension's storage path); same as `--cache-dir`. Ignored when untrusted. */
+  cacheDir?: string;
+  /** Milliseconds file events are gathered before processing (default 100, at most 5000; the benchmark uses 0). */
+  eventBatchMs?: number;
 }
 
 export type SeverityName = 'error' | 'warning' | 'information' | 'hint' | 'off';

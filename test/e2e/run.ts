@@ -14,7 +14,8 @@
  *
  * code-server flow:
  *   1. code-server from the cache (test/e2e/setup.sh installs it there when missing),
- *   2. a copy of test/fixtures/workspace-basic in a temporary folder,
+ *   2. a copy of test/fixtures/workspace-basic in a temporary folder (plus the knex instance the
+ *      rewrites import: `rewrite.knex` in its .sqlmigrate.json and src/db/knex.ts),
  *   3. `code-server --install-extension sqlmigrate.vsix` and a tiny harness extension (.vsix too)
  *      whose activation runs the suite; the harness is separate so the shipped .vsix has no test hook,
  *   4. Chromium opens the workbench (the extension host starts only when a window connects),
@@ -191,6 +192,13 @@ async function until<T>(what: string, fn: () => T | undefined | false | Promise<
 function prepareWorkspace(tmp: string): { workspace: string; userData: string } {
   const workspace = path.join(tmp, 'workspace');
   fs.cpSync(path.join(ROOT, 'test', 'fixtures', 'workspace-basic'), workspace, { recursive: true });
+  // Verified Knex rewrites need to know the knex instance: `db`, exported by src/db/knex.ts (added
+  // here, no SQL in it, so the counts stay as the fixture states them).
+  const configFile = path.join(workspace, '.sqlmigrate.json');
+  const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+  config.rewrite = { knex: { instance: 'db', import: './src/db/knex' } };
+  fs.writeFileSync(configFile, JSON.stringify(config, null, 2) + '\n');
+  fs.writeFileSync(path.join(workspace, 'src', 'db', 'knex.ts'), "import knex from 'knex';\n\nexport const db = knex({ client: 'pg', connection: process.env.DATABASE_URL });\n");
   const userData = path.join(tmp, 'user-data');
   fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
   fs.writeFileSync(

@@ -17,10 +17,11 @@ import {
   StreamMessageWriter,
   type ProtocolConnection,
 } from 'vscode-languageserver-protocol/node';
-import type { ClientCapabilities, PublishDiagnosticsParams, TextDocumentContentChangeEvent } from 'vscode-languageserver-protocol';
+import type { ClientCapabilities, InitializeResult, PublishDiagnosticsParams, TextDocumentContentChangeEvent } from 'vscode-languageserver-protocol';
 import { ProgressChangedNotification, type InitializationOptions, type ProgressChangedParams, type Settings } from '../../server/src/protocol';
 
-export const SERVER_JS = path.join(__dirname, '..', '..', 'server', 'src', 'server.js');
+/** The tsc build; SQLMIGRATE_SERVER_JS=dist/server.js drives the bundled server instead. */
+export const SERVER_JS = process.env.SQLMIGRATE_SERVER_JS ? path.resolve(process.env.SQLMIGRATE_SERVER_JS) : path.join(__dirname, '..', '..', 'server', 'src', 'server.js');
 
 export const CAPABILITIES: ClientCapabilities = {
   workspace: {
@@ -53,6 +54,8 @@ export interface StartOptions {
 export interface TestServer {
   connection: ProtocolConnection;
   process: ChildProcess;
+  /** What the server answered to initialize. */
+  initializeResult?: InitializeResult;
   /** Every publishDiagnostics, in arrival order. */
   diagnostics: PublishDiagnosticsParams[];
   progressChanged: ProgressChangedParams[];
@@ -174,7 +177,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   connection.listen();
 
   const folder = options.workspace;
-  await connection.sendRequest('initialize', {
+  s.initializeResult = await connection.sendRequest<InitializeResult>('initialize', {
     processId: process.pid,
     rootUri: folder ? fileUri(folder) : null,
     workspaceFolders: folder ? [{ uri: fileUri(folder), name: path.basename(folder) }] : null,

@@ -122,7 +122,10 @@ describe('language server over stdio', function () {
     assert.match(md, /\| columns \| `id`, `email`, `display_name` \|/);
     assert.match(md, /\| parameters \| 1 \(dollar\) \|/);
     assert.match(md, /\| complexity \| simple/);
-    assert.match(md, /No rewrite available yet: Knex and SQLAlchemy rewrites arrive with a later release/);
+    // workspace-basic configures no knex import, so the rewrite is not offered and the hover says why.
+    assert.match(md, /\*\*No Knex rewrite:\*\* the knex instance `db` is not in scope in this file; set rewrite\.knex\.import/);
+    const py = (await s.connection.sendRequest('textDocument/hover', { textDocument: { uri: pyUri }, position: { line: 7, character: 10 } })) as Hover;
+    assert.match((py.contents as { value: string }).value, /\*\*No SQLAlchemy 2\.0 rewrite:\*\* only session-legacy-query findings are rewritten/);
   });
 
   it('shows the runtime parts and the injection risk on hover for dynamic SQL', async () => {

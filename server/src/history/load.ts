@@ -16,7 +16,12 @@ export interface LoadedBurndown {
 }
 
 /** Reads root's history, baseline and config and builds the burndown. Never throws for bad files. */
-export function loadBurndown(root: string, options: Pick<BurndownOptions, 'current' | 'now'> = {}): LoadedBurndown {
+export interface LoadBurndownOptions extends Pick<BurndownOptions, 'current' | 'now'> {
+  /** Today's point, asked for only when the history holds a point (a lone live point is no trend). */
+  live?: () => HistoryPoint | null;
+}
+
+export function loadBurndown(root: string, options: LoadBurndownOptions = {}): LoadedBurndown {
   const warnings: string[] = [];
   let config;
   try {
@@ -45,7 +50,7 @@ export function loadBurndown(root: string, options: Pick<BurndownOptions, 'curre
     baseline,
     rules: countedRules(config),
     targetReduction: config?.target.reduction,
-    current: options.current,
+    current: options.current ?? (history.length && options.live ? options.live() : null),
     now: options.now,
   });
   return { data, warnings };

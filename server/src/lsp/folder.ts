@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, DEFAULT_CONFIG, detectOptions, PathRules, type Config } from '../engine/config';
+import { DriverIndex } from '../engine/imports';
 import { loadConfig } from '../engine/scan';
 import type { DetectOptions, Finding } from '../engine/types';
 import { computeProgress, countedRules, LedgerError, readBaseline, type Baseline, type LedgerFile } from '../ledger';
@@ -28,6 +29,8 @@ export class Folder {
   baseline: Baseline | null = null;
   baselineError: string | null = null;
   readonly index = new Map<string, IndexedFile>();
+  /** What each module exports bound to a driver (`export const pool = new Pool()`), for findings of other files. */
+  readonly drivers = new DriverIndex();
   filesScanned = 0;
   /** Resolves when the running scan (if any) ends. */
   scanning: Promise<void> | undefined;
@@ -84,8 +87,20 @@ export class Folder {
     else this.index.delete(rel);
   }
 
+  /** Records what a freshly analysed file exports bound to a driver (nothing: forgets it). */
+  setDriverExports(rel: string, exports: Record<string, string> | undefined): void {
+    if (exports && Object.keys(exports).length) this.drivers.add(rel, exports);
+    else this.drivers.remove(rel);
+  }
+
+  /** Findings of `rel` with drivers resolved across modules (read at use time: the other module may be analysed later). */
+  withDrivers(rel: string, findings: Finding[]): Finding[] {
+    return this.drivers.size ? findings.map((f) => this.drivers.resolved(rel, f)) : findings;
+  }
+
   /** Removes a file, or every file under a folder path. Returns how many entries went. */
   removePath(rel: string): number {
+    this.drivers.remove(rel);
     let n = this.index.delete(rel) ? 1 : 0;
     const prefix = rel + '/';
     for (const key of [...this.index.keys()]) {

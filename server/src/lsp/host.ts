@@ -5,7 +5,10 @@
  *    version; a result for a version that is no longer current is dropped;
  *  - the workspace: scanned in the background at start-up (LSP work-done progress), kept true
  *    by file events (batched; a burst such as a git checkout triggers one rescan);
- *  - hover, code actions (keep on purpose, show in progress; stale versions refused);
+ *  - hover, code actions (verified rewrites from ./rewrites.ts, rewrite all / source.fixAll,
+ *    keep on purpose, show in progress; edits resolved lazily, stale versions refused);
+ *  - workspace trust: `initializationOptions.trusted === false` means read-only (no file writes,
+ *    no rewrites, no workspace templates);
  *  - the ledger requests of `../protocol.ts`.
  *
  * Every handler is wrapped in `guard`: an exception is logged, never fatal.
@@ -36,13 +39,15 @@ import {
   type WorkspaceEdit,
 } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { initEngine, languageOf } from '../engine/analyze';
-import { CONFIG_FILE } from '../engine/config';
+import { analyzeTextSync, initEngine, languageOf } from '../engine/analyze';
+import { CONFIG_FILE, DEFAULT_CONFIG, type Config } from '../engine/config';
 import { listFiles } from '../engine/scan';
 import type { Finding } from '../engine/types';
 import { BASELINE_FILE, buildBaseline, countedRules, gitCommit, LedgerError, writeBaseline } from '../ledger';
 import { recordBaselinePoint } from '../ledger/cli';
 import { pointFromFindings } from '../history/points';
+import { loadBurndown } from '../history/load';
+import { buildBurndown } from '../history/trend';
 import {
   ClientCommands,
   DEFAULT_SETTINGS,
@@ -50,6 +55,8 @@ import {
   ProgressChangedNotification,
   ProgressRequest,
   RecordBaselineRequest,
+  BurndownRequest,
+  type BurndownResult,
   RescanRequest,
   ServerInfoRequest,
   type InitializationOptions,
@@ -63,8 +70,14 @@ import { describeError, guard, guardVoid } from './guard';
 import { hoverFor, keepEdit, SOURCE, toDiagnostic, toFindingItem } from './present';
 import { IncrementalAnalyzer } from './incremental';
 import { analyseFileCached, FileResultCache } from '../cache';
+import { diffEdit, findingKey, fixableFindings, REWRITE_PROVIDERS, RewriteCache, rewriteHover, type FixAllOutcome, type ProviderSlot, type RewriteProvider, type TextEdit as RewriteEdit } from './rewrites';
 
 const WATCHED_SOURCES = '**/*.{ts,tsx,mts,cts,js,jsx,mjs,cjs,py}';
+/** Workspace template overrides (server/src/rewrite/templates.ts): a change drops the folder's rewrite options. */
+const WATCHED_TEMPLATES = '**/.sqlmigrate/templates/**';
+/** The fix-all kind editors run on save (`editor.codeActionsOnSave: { "source.fixAll.sqlmigrate": "explicit" }`). */
+export const FIX_ALL_KIND = `${CodeActionKind.SourceFixAll}.sqlmigrate`;
+export const REWRITE_ALL_TITLE = 'Rewrite all verified statements in this file';
 /** More file events than this in one batch (a checkout, a branch switch): rescan instead. */
 const RESCAN_THRESHOLD = 300;
 const EVENT_BATCH_MS = 100;
@@ -86,6 +99,30 @@ interface KeepActionData {
   line: number;
   character: number;
   rule: string;
+  /** Absent for the keep action. */
+  kind?: undefined;
+}
+
+interface RewriteActionData {
+  uri: string;
+  version: number;
+  kind: 'rewrite';
+  /** The finding (findingKey) and the rewrite's id ('knex', 'knex-raw'). */
+  key: string;
+  id: string;
+}
+
+interface FixAllActionData {
+  uri: string;
+  version: number;
+  kind: 'rewrite-all' | 'fix-all';
+}
+
+type ActionData = KeepActionData | RewriteActionData | FixAllActionData;
+
+/** Whether an action of `kind` is asked for by a requested kind (LSP kinds are dot-separated hierarchies). */
+function kindMatches(kind: string, requested: string): boolean {
+  return requested === '' || kind === requested || kind.startsWith(`${requested}.`);
 }
 
 const UNTITLED_EXT: Record<string, string> = { typescript: '.ts', typescriptreact: '.tsx', javascript: '.js', javascriptreact: '.jsx', python: '.py' };
@@ -96,6 +133,11 @@ export class SqlmigrateServer {
   private settings: Settings = DEFAULT_SETTINGS;
   private readonly caps = { configuration: false, watchedFilesDynamic: false, codeActionResolve: false, documentChanges: false, workspaceFolders: false };
   private clientCommands = new Set<string>();
+  /** Workspace trust (initializationOptions.trusted): false means read-only — no writes, no rewrites, no workspace templates. */
+  private trusted = true;
+  private readonly rewrites = new RewriteCache();
+  /** Each folder's options per rewrite provider, recomputed when its config object changes or its templates change. */
+  private readonly rewriteOptions = new Map<Folder | undefined, Map<RewriteProvider<unknown>, { config: Config; options: unknown }>>();
   private testAnalysisDelayMs = 0;
   /** How long file events are gathered before processing (initializationOptions.eventBatchMs; the benchmark uses 0). */
   private eventBatchMs = EVENT_BATCH_MS;
@@ -120,7 +162,7 @@ export class SqlmigrateServer {
   constructor(private readonly connection: Connection, private readonly options: { cacheDir?: string } = {}) {}
 
   private cacheFor(folder: Folder): FileResultCache | undefined {
-    if (!this.options.cacheDir) return undefined;
+    if (!this.options.cacheDir || !this.trusted) return undefined;
     const key = JSON.stringify(folder.detect);
     const known = this.caches.get(folder);
     if (known?.key === key) return known.cache;
@@ -148,6 +190,7 @@ export class SqlmigrateServer {
     c.onRequest(ProgressRequest.type, guard(log, ProgressRequest.method, this.emptyProgress(), (p) => this.progressResult(!!p?.summaryOnly)));
     c.onRequest(FileFindingsRequest.type, guard(log, FileFindingsRequest.method, [], (p) => this.fileFindings(p.uri)));
     c.onRequest(RecordBaselineRequest.type, guard(log, RecordBaselineRequest.method, { ok: false, reason: 'error', message: 'internal error; see the sqlmigrate output' } as RecordBaselineResult, (p) => this.recordBaseline(p?.folderUri, !!p?.force)));
+    c.onRequest(BurndownRequest.type, guard(log, BurndownRequest.method, { data: buildBurndown([]), warnings: ['internal error; see the sqlmigrate output'] } as BurndownResult, (p) => this.burndown(p?.folderUri)));
     c.onRequest(RescanRequest.type, guard(log, RescanRequest.method, this.emptyProgress(), () => this.rescanAll()));
     c.onRequest(ServerInfoRequest.type, guard(log, ServerInfoRequest.method, { pid: process.pid, version: 'unknown', startedAt: this.startedAt, state: this.state }, () => ({ pid: process.pid, version: serverVersion(), startedAt: this.startedAt, state: this.state })));
 
@@ -169,10 +212,12 @@ export class SqlmigrateServer {
     const opts = (params.initializationOptions ?? {}) as InitializationOptions;
     this.clientCommands = new Set(opts.clientCommands ?? []);
     this.testAnalysisDelayMs = Math.max(0, Number(opts.testAnalysisDelayMs) || 0);
-    const batch = Number((opts as { eventBatchMs?: unknown }).eventBatchMs);
-    if (Number.isFinite(batch) && batch >= 0) this.eventBatchMs = Math.min(batch, 5000);
-    const cacheDir = (opts as { cacheDir?: unknown }).cacheDir;
+    this.trusted = opts.trusted !== false;
+    const batch = Number(opts.eventBatchMs);
+    if (opts.eventBatchMs !== undefined && Number.isFinite(batch) && batch >= 0) this.eventBatchMs = Math.min(batch, 5000);
+    const cacheDir = opts.cacheDir;
     if (typeof cacheDir === 'string' && cacheDir && !this.options.cacheDir) this.options.cacheDir = cacheDir;
+    if (!this.trusted) this.options.cacheDir = undefined;
     if (opts.settings) this.settings = mergeSettings(opts.settings);
 
     const folders = params.workspaceFolders?.length
@@ -188,7 +233,7 @@ export class SqlmigrateServer {
       capabilities: {
         textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
         hoverProvider: true,
-        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix], resolveProvider: true },
+        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, FIX_ALL_KIND], resolveProvider: true },
         workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
       },
       serverInfo: { name: 'sqlmigrate', version: serverVersion() },
@@ -219,14 +264,17 @@ export class SqlmigrateServer {
       const all = WatchKind.Create | WatchKind.Change | WatchKind.Delete;
       await c.client
         .register(DidChangeWatchedFilesNotification.type, {
-          watchers: [{ globPattern: WATCHED_SOURCES, kind: all }, { globPattern: `**/${CONFIG_FILE}`, kind: all }, { globPattern: `**/${BASELINE_FILE}`, kind: all }],
+          watchers: [{ globPattern: WATCHED_SOURCES, kind: all }, { globPattern: `**/${CONFIG_FILE}`, kind: all }, { globPattern: `**/${BASELINE_FILE}`, kind: all }, { globPattern: WATCHED_TEMPLATES, kind: all }],
         })
         .catch((e) => this.log.error(`register file watchers: ${describeError(e)}`));
     }
     if (this.caps.workspaceFolders) {
       c.workspace.onDidChangeWorkspaceFolders(
         guardVoid(this.log, 'didChangeWorkspaceFolders', async (e) => {
-          for (const r of e.removed) this.folders = this.folders.filter((f) => f.uri !== r.uri);
+          for (const r of e.removed) {
+            for (const f of this.folders) if (f.uri === r.uri) this.rewriteOptions.delete(f);
+            this.folders = this.folders.filter((f) => f.uri !== r.uri);
+          }
           for (const a of e.added) {
             const folder = this.addFolder(a.uri, a.name);
             if (folder) await this.startFolder(folder);
@@ -236,7 +284,7 @@ export class SqlmigrateServer {
       );
     }
     await this.engineReady();
-    this.log.info(`sqlmigrate server ${serverVersion()} (pid ${process.pid}) serving ${this.folders.map((f) => f.root).join(', ') || 'no folder'}`);
+    this.log.info(`sqlmigrate server ${serverVersion()} (pid ${process.pid}) serving ${this.folders.map((f) => f.root).join(', ') || 'no folder'}${this.trusted ? '' : ' (untrusted workspace: read-only, no rewrites)'}`);
     await Promise.all(this.folders.map((f) => this.startFolder(f)));
     this.setState('ready');
   }
@@ -328,6 +376,8 @@ export class SqlmigrateServer {
     this.stats.analysed++;
     let findings = result.findings;
     if (where.folder && where.rel !== undefined) {
+      // A partial analysis re-reads only functions; exports live in the top-level code it keeps.
+      if (!result.partial) where.folder.setDriverExports(where.rel, result.driverExports);
       findings = where.folder.withConfigExceptions(where.rel, findings);
       where.folder.setFile(where.rel, findings, ++this.stamp);
       this.notifyProgressSoon();
@@ -400,6 +450,7 @@ export class SqlmigrateServer {
     if (t) clearTimeout(t);
     this.timers.delete(uri);
     this.results.delete(uri);
+    this.rewrites.forget(uri);
     this.incremental.forget(uri);
     const v = this.verifyTimers.get(uri);
     if (v) clearTimeout(v);
@@ -414,9 +465,10 @@ export class SqlmigrateServer {
     const doc = this.documents.get(uri);
     if (!doc) return undefined;
     const cached = this.results.get(uri);
-    if (cached && cached.version === doc.version) return { doc, findings: cached.findings };
-    await this.engineReady();
-    return { doc, findings: this.analyseDocument(doc).findings };
+    const findings = cached && cached.version === doc.version ? cached.findings : (await this.engineReady(), this.analyseDocument(doc).findings);
+    // Drivers across modules are resolved here, at use time: the module creating the client may have been read after this one.
+    const where = this.locate(doc.uri, doc.languageId);
+    return { doc, findings: where.folder && where.rel !== undefined ? where.folder.withDrivers(where.rel, findings) : findings };
   }
 
   // ---------------------------------------------------------------- hover and code actions
@@ -428,34 +480,154 @@ export class SqlmigrateServer {
     if (!at.length) return null;
     // Innermost first.
     at.sort((a, b) => spanOf(a.range) - spanOf(b.range));
-    return { contents: hoverFor(at), range: at[0].range };
+    return { contents: hoverFor(at, (f) => this.rewriteStatus(cur.doc, f)), range: at[0].range };
+  }
+
+  // ---------------------------------------------------------------- rewrites
+
+  /** The document's rewrite provider slot, and (trusted, provider available) its options for the document's folder. */
+  private rewriteContext(doc: TextDocument): { slot: ProviderSlot; provider?: RewriteProvider<unknown>; options?: unknown; fileName: string; folder?: Folder; rel?: string } | undefined {
+    const where = this.locate(doc.uri, doc.languageId);
+    const lang = languageOf(where.fileName);
+    if (!lang) return undefined;
+    const slot = REWRITE_PROVIDERS[lang];
+    const ctx = { slot, fileName: where.fileName, folder: where.folder, rel: where.rel };
+    if (!this.trusted || !('provider' in slot)) return ctx;
+    return { ...ctx, provider: slot.provider, options: this.providerOptions(where.folder, slot.provider) };
+  }
+
+  /** A provider's options for a folder (config + workspace templates), computed once per config. Only when trusted. */
+  private providerOptions(folder: Folder | undefined, provider: RewriteProvider<unknown>): unknown {
+    if (!this.trusted) return undefined;
+    const config = folder?.config ?? DEFAULT_CONFIG;
+    let byProvider = this.rewriteOptions.get(folder);
+    if (!byProvider) this.rewriteOptions.set(folder, (byProvider = new Map()));
+    const known = byProvider.get(provider);
+    if (known && known.config === config) return known.options;
+    let options: unknown;
+    try {
+      options = provider.options(folder?.root, config);
+    } catch (e) {
+      this.log.error(`${provider.target} rewrite options for ${folder?.name ?? 'files outside a folder'}: ${describeError(e)}`);
+      options = undefined;
+    }
+    byProvider.set(provider, { config, options });
+    return options;
+  }
+
+  /** The rewrite section of a finding's hover. */
+  private rewriteStatus(doc: TextDocument, f: Finding): string[] {
+    if (!this.trusted) return rewriteHover(undefined, undefined, 'this workspace is not trusted, so rewrites are off');
+    const ctx = this.rewriteContext(doc);
+    if (!ctx) return [];
+    if (!ctx.provider) return rewriteHover(ctx.slot, undefined);
+    if (ctx.options === undefined) return [`_No ${ctx.provider.target} rewrite: its options could not be read; see the sqlmigrate output._`];
+    return rewriteHover(ctx.slot, this.rewrites.actions(doc.uri, doc.version, ctx.provider, ctx.options, doc.getText(), ctx.fileName, f));
+  }
+
+  /** Every verified rewrite in the document, repeated until stable (cached per version). */
+  private fixAllFor(doc: TextDocument, findings: Finding[]): FixAllOutcome | undefined {
+    const ctx = this.rewriteContext(doc);
+    if (!ctx?.provider || ctx.options === undefined) return undefined;
+    const original = doc.getText();
+    const detect = ctx.folder?.detect ?? DEFAULT_DETECT;
+    const analyse = (text: string): Finding[] => {
+      if (text === original) return findings;
+      const r = analyzeTextSync(text, ctx.fileName, detect).findings;
+      return ctx.folder && ctx.rel !== undefined ? ctx.folder.withDrivers(ctx.rel, ctx.folder.withConfigExceptions(ctx.rel, r)) : r;
+    };
+    return this.rewrites.fixAll(doc.uri, doc.version, ctx.provider, ctx.options, original, ctx.fileName, analyse);
+  }
+
+  /** Edits on one document, versioned when the client takes documentChanges. */
+  private documentEdit(doc: TextDocument, edits: RewriteEdit[]): WorkspaceEdit {
+    const lsp = edits.map((e) => TextEdit.replace(e.range, e.newText));
+    return this.caps.documentChanges ? { documentChanges: [TextDocumentEdit.create({ uri: doc.uri, version: doc.version }, lsp)] } : { changes: { [doc.uri]: lsp } };
+  }
+
+  private fixAllEdit(doc: TextDocument, outcome: FixAllOutcome): WorkspaceEdit | undefined {
+    if (!outcome.applied) return undefined;
+    const edits = outcome.singlePassEdits ?? [diffEdit(doc.getText(), outcome.text)].filter((e): e is RewriteEdit => !!e);
+    return edits.length ? this.documentEdit(doc, edits) : undefined;
   }
 
   private async codeActions(p: CodeActionParams): Promise<CodeAction[]> {
-    if (p.context.only && !p.context.only.some((k) => k === CodeActionKind.QuickFix || CodeActionKind.QuickFix.startsWith(k))) return [];
+    const only = p.context.only;
+    const wantQuickFix = !only || only.some((k) => kindMatches(CodeActionKind.QuickFix, k));
+    // Source actions only when asked for (on save, the Source Action menu): never in the light bulb.
+    const wantFixAll = !!only && only.some((k) => kindMatches(FIX_ALL_KIND, k));
+    if (!wantQuickFix && !wantFixAll) return [];
     const cur = await this.currentFindings(p.textDocument.uri);
     if (!cur) return [];
     const { doc, findings } = cur;
-    const hits = findings.filter((f) => overlaps(f.range, p.range));
     const actions: CodeAction[] = [];
-    const keptLines = new Set<number>();
-    for (const f of hits) {
-      const diagnostics = p.context.diagnostics.filter((d) => d.source === SOURCE && d.code === f.rule && sameRange(d.range, f.range));
-      if (!f.exception && f.rule !== 'exception-missing-reason' && !keptLines.has(f.range.start.line)) {
-        keptLines.add(f.range.start.line);
-        const action = CodeAction.create('Keep this statement on purpose…', CodeActionKind.QuickFix);
-        action.diagnostics = diagnostics;
-        const data: KeepActionData = { uri: doc.uri, version: doc.version, line: f.range.start.line, character: f.range.start.character, rule: f.rule };
-        action.data = data;
-        if (!this.caps.codeActionResolve) Object.assign(action, this.keepActionEdit(doc, f));
+    const base = { uri: doc.uri, version: doc.version };
+    const ourDiagnostics = (f: Finding) => p.context.diagnostics.filter((d) => d.source === SOURCE && d.code === f.rule && sameRange(d.range, f.range));
+    const ctx = this.trusted ? this.rewriteContext(doc) : undefined;
+    const rewriting = ctx?.provider && ctx.options !== undefined ? { provider: ctx.provider, options: ctx.options, fileName: ctx.fileName } : undefined;
+    const fixable = rewriting ? fixableFindings(findings, rewriting.provider) : [];
+
+    if (wantQuickFix) {
+      const hits = findings.filter((f) => overlaps(f.range, p.range));
+      // Verified rewrites first: the builder rewrite is the preferred fix. Computed only for the findings in the range.
+      if (rewriting) {
+        const rewritable = hits.filter((f) => f.rule === rewriting.provider.rule && !f.exception);
+        let anyVerified = false;
+        for (const f of rewritable) {
+          const offered = this.rewrites.actions(doc.uri, doc.version, rewriting.provider, rewriting.options, doc.getText(), rewriting.fileName, f);
+          for (const o of offered) {
+            if (!o.verified) continue;
+            anyVerified = true;
+            const title = rewritable.length > 1 ? `${o.title} (line ${f.range.start.line + 1})` : o.title;
+            const action = CodeAction.create(title, CodeActionKind.QuickFix);
+            action.diagnostics = ourDiagnostics(f);
+            if (o.preferred) action.isPreferred = true;
+            action.data = { ...base, kind: 'rewrite', key: findingKey(f), id: o.id } satisfies RewriteActionData;
+            if (!this.caps.codeActionResolve) action.edit = this.documentEdit(doc, o.edits);
+            actions.push(action);
+          }
+        }
+        if (anyVerified && fixable.length > 1) {
+          const action = CodeAction.create(REWRITE_ALL_TITLE, CodeActionKind.QuickFix);
+          action.data = { ...base, kind: 'rewrite-all' } satisfies FixAllActionData;
+          if (!this.caps.codeActionResolve) {
+            const edit = this.fixAllEdit(doc, this.fixAllFor(doc, findings)!);
+            if (edit) action.edit = edit;
+          }
+          if (this.caps.codeActionResolve || action.edit) actions.push(action);
+        }
+      }
+      // Editing actions are for trusted workspaces only; "Show in migration progress" only reads.
+      const keptLines = new Set<number>();
+      for (const f of this.trusted ? hits : []) {
+        if (!f.exception && f.rule !== 'exception-missing-reason' && !keptLines.has(f.range.start.line)) {
+          keptLines.add(f.range.start.line);
+          const action = CodeAction.create('Keep this statement on purpose…', CodeActionKind.QuickFix);
+          action.diagnostics = ourDiagnostics(f);
+          const data: KeepActionData = { uri: doc.uri, version: doc.version, line: f.range.start.line, character: f.range.start.character, rule: f.rule };
+          action.data = data;
+          if (!this.caps.codeActionResolve) Object.assign(action, this.keepActionEdit(doc, f));
+          actions.push(action);
+        }
+      }
+      if (hits.length && this.clientCommands.has(ClientCommands.showInProgress)) {
+        const f = hits[0];
+        const action = CodeAction.create('Show in migration progress', { title: 'Show in migration progress', command: ClientCommands.showInProgress, arguments: [doc.uri, f.range] }, CodeActionKind.QuickFix);
+        action.diagnostics = p.context.diagnostics.filter((d) => d.source === SOURCE && overlaps(d.range, f.range));
         actions.push(action);
       }
     }
-    if (hits.length && this.clientCommands.has(ClientCommands.showInProgress)) {
-      const f = hits[0];
-      const action = CodeAction.create('Show in migration progress', { title: 'Show in migration progress', command: ClientCommands.showInProgress, arguments: [doc.uri, f.range] }, CodeActionKind.QuickFix);
-      action.diagnostics = p.context.diagnostics.filter((d) => d.source === SOURCE && overlaps(d.range, f.range));
-      actions.push(action);
+
+    if (wantFixAll && rewriting && fixable.length) {
+      // Computed now (cached per version): offered only when it changes something. On save the
+      // editor resolves it at once, so nothing is computed twice.
+      const outcome = this.fixAllFor(doc, findings);
+      if (outcome?.applied) {
+        const action = CodeAction.create(`sqlmigrate: rewrite all verified statements with ${rewriting.provider.target}`, FIX_ALL_KIND);
+        action.data = { ...base, kind: 'fix-all' } satisfies FixAllActionData;
+        if (!this.caps.codeActionResolve) action.edit = this.fixAllEdit(doc, outcome);
+        actions.push(action);
+      }
     }
     return actions;
   }
@@ -474,7 +646,7 @@ export class SqlmigrateServer {
   }
 
   private async resolveCodeAction(action: CodeAction): Promise<CodeAction> {
-    const data = action.data as KeepActionData | undefined;
+    const data = action.data as ActionData | undefined;
     if (!data || typeof data.uri !== 'string') return action;
     const doc = this.documents.get(data.uri);
     if (!doc || doc.version !== data.version) {
@@ -482,8 +654,29 @@ export class SqlmigrateServer {
       this.connection.window.showWarningMessage('sqlmigrate: the file changed since this quick fix was offered; run it again.');
       return action;
     }
+    if (!this.trusted) {
+      this.log.info(`refused a code action in an untrusted workspace: ${action.title}`);
+      return action;
+    }
     const cur = await this.currentFindings(data.uri);
-    const f = cur?.findings.find((x) => x.rule === data.rule && x.range.start.line === data.line && x.range.start.character === data.character);
+    if (!cur) return action;
+    if (data.kind === 'rewrite') {
+      const ctx = this.rewriteContext(doc);
+      const f = cur.findings.find((x) => findingKey(x) === data.key);
+      if (!f || !ctx?.provider || ctx.options === undefined) return action;
+      const o = this.rewrites.actions(doc.uri, doc.version, ctx.provider, ctx.options, doc.getText(), ctx.fileName, f).find((x) => x.id === data.id);
+      if (!o?.verified) return action;
+      action.edit = this.documentEdit(doc, o.edits);
+      return action;
+    }
+    if (data.kind === 'rewrite-all' || data.kind === 'fix-all') {
+      const outcome = this.fixAllFor(doc, cur.findings);
+      const edit = outcome && this.fixAllEdit(doc, outcome);
+      if (edit) action.edit = edit;
+      return action;
+    }
+    const keep = data as KeepActionData;
+    const f = cur.findings.find((x) => x.rule === keep.rule && x.range.start.line === keep.line && x.range.start.character === keep.character);
     if (!f) return action;
     return Object.assign(action, this.keepActionEdit(doc, f));
   }
@@ -533,6 +726,7 @@ export class SqlmigrateServer {
         } else {
           const a = analyseFileCached(cache, entry.abs, entry.rel, folder.config.maxFileSize, folder.detect);
           if (!('skip' in a)) {
+            folder.setDriverExports(entry.rel, a.driverExports);
             folder.setFile(entry.rel, folder.withConfigExceptions(entry.rel, a.findings), startStamp);
             touched.add(entry.rel);
           }
@@ -590,6 +784,10 @@ export class SqlmigrateServer {
         rescan.add(folder);
         continue;
       }
+      if (rel.startsWith('.sqlmigrate/templates/')) {
+        this.rewriteOptions.delete(folder); // templates are read again on the next rewrite
+        continue;
+      }
       if (rel === BASELINE_FILE) {
         folder.loadBaseline();
         if (folder.baselineError && ev.type !== FileChangeType.Deleted) this.connection.window.showWarningMessage(`sqlmigrate: ${folder.baselineError}`);
@@ -630,6 +828,7 @@ export class SqlmigrateServer {
           break;
         } else if (folder.rules.isScanned(rel)) {
           const a = analyseFileCached(this.cacheFor(folder), abs, rel, folder.config.maxFileSize, folder.detect);
+          folder.setDriverExports(rel, 'skip' in a ? undefined : a.driverExports);
           folder.setFile(rel, 'skip' in a ? [] : folder.withConfigExceptions(rel, a.findings), ++this.stamp);
         } else {
           folder.removePath(rel);
@@ -703,9 +902,18 @@ export class SqlmigrateServer {
     return where?.folder.index.get(where.rel)?.findings.map(toFindingItem) ?? [];
   }
 
+  /** The folder's burndown; with a live point from the index when the scan is done and the history holds a point. */
+  private burndown(folderUri: string | undefined): BurndownResult {
+    const folder = this.folders.find((f) => f.uri === folderUri) ?? this.folders[0];
+    if (!folder) return { data: buildBurndown([]), warnings: ['no workspace folder'] };
+    const ready = !folder.scanning && this.state !== 'starting';
+    return loadBurndown(folder.root, ready ? { live: () => pointFromFindings(folder.ledgerFiles(), { commit: null, source: 'history' }) } : {});
+  }
+
   private async recordBaseline(folderUri: string | undefined, force: boolean): Promise<RecordBaselineResult> {
     const folder = folderUri ? this.folders.find((f) => f.uri === folderUri) : this.folders[this.folders.length - 1];
     if (!folder) return { ok: false, reason: 'no-folder', message: 'Open a folder to record a baseline.' };
+    if (!this.trusted) return { ok: false, reason: 'untrusted', message: 'This workspace is not trusted: sqlmigrate writes nothing in it. Trust the workspace to record a baseline.' };
     while (folder.scanning) await folder.scanning;
     await this.eventWork;
     const baseline = buildBaseline(folder.ledgerFiles(), countedRules(folder.config), { commit: gitCommit(folder.root) });

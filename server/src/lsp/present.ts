@@ -86,11 +86,14 @@ export function toFindingItem(f: Finding): FindingItem {
   };
 }
 
-export const REWRITE_NOTE = 'No rewrite available yet: Knex and SQLAlchemy rewrites arrive with a later release.';
-
 const code = (s: string) => '`' + s.replace(/`/g, 'ˋ') + '`';
 
-export function hoverFor(findings: Finding[]): MarkupContent {
+/**
+ * Hover Markdown for the findings under the cursor (innermost first). `rewriteStatus` gives the
+ * rewrite section of a finding (see ./rewrites.ts `rewriteHover`): verified with the SQL it was
+ * checked against, or the reason there is none.
+ */
+export function hoverFor(findings: Finding[], rewriteStatus: (f: Finding) => string[] = () => []): MarkupContent {
   const sections = findings.map((f) => {
     const lines: string[] = [];
     const title = f.rule === 'raw-sql' ? `Raw SQL ${f.kind === 'ddl' ? 'DDL' : f.kind === 'other' ? 'statement' : f.kind.toUpperCase()}` : f.rule;
@@ -121,7 +124,10 @@ export function hoverFor(findings: Finding[]): MarkupContent {
     }
     if (f.driver && f.driver !== 'unknown') rows.push(['driver', f.driver]);
     lines.push('', '| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v.replace(/\|/g, '\\|')} |`));
-    if (f.rule !== 'exception-missing-reason') lines.push('', `_${REWRITE_NOTE}_`);
+    if (f.rule !== 'exception-missing-reason') {
+      const status = rewriteStatus(f);
+      if (status.length) lines.push('', ...status);
+    }
     return lines.join('\n');
   });
   return { kind: MarkupKind.Markdown, value: sections.join('\n\n---\n\n') };

@@ -11,8 +11,9 @@
  * which also takes the screenshots; under @vscode/test-electron `ui()` answers undefined.
  *
  * Fixture: test/fixtures/workspace-basic — users.ts 4 raw (lines 5, 10, 14 dynamic, 19),
- * jobs.py 3 raw (7, 14, 21 dynamic), health.ts 1 kept on purpose. The cases run in order and
- * each states the counts it leaves.
+ * jobs.py 3 raw (7, 14, 21 dynamic), health.ts 1 kept on purpose; the runner adds the knex
+ * instance the rewrites import (`rewrite.knex` → src/db/knex.ts, no SQL). The cases run in order
+ * and each states the counts it leaves (a rewrite case undoes what it applied).
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -82,10 +83,16 @@ function findItem(items: Snapshot['items'], label: string): Snapshot['items'][nu
 }
 
 async function counts(remaining: number, kept: number, what: string): Promise<Snapshot> {
-  return poll(`${what}: ${remaining} left, ${kept} kept`, async () => {
-    const s = await snapshot();
-    return s.data?.state === 'ready' && s.data.folders[0]?.remaining === remaining && s.data.folders[0].kept === kept && s;
-  });
+  let seen = 'nothing yet';
+  try {
+    return await poll(`${what}: ${remaining} left, ${kept} kept`, async () => {
+      const s = await snapshot();
+      seen = `${s.data?.state}: ${s.data?.folders[0]?.remaining} left, ${s.data?.folders[0]?.kept} kept`;
+      return s.data?.state === 'ready' && s.data.folders[0]?.remaining === remaining && s.data.folders[0].kept === kept && s;
+    });
+  } catch (e) {
+    throw new Error(`${(e as Error).message} (last seen: ${seen})`);
+  }
 }
 
 /**
@@ -96,7 +103,54 @@ async function counts(remaining: number, kept: number, what: string): Promise<Sn
 const COVERED_FAMILIES: Record<string, string> = {
   'Keep this statement on purpose…': 'keeps a statement on purpose through the quick fix (Python); undo of an applied quick fix (TypeScript)',
   'Show in migration progress': 'reveals a finding in the migration progress from its quick fix',
+  'Rewrite with Knex': 'rewrites a pg call with the Knex quick fix (preferred) from the quick-fix menu; undo restores it',
+  'Wrap in db.raw': 'wraps a pg call in db.raw() with its own quick fix; undo restores it',
+  'Rewrite all verified statements in this file': 'rewrites every verified statement with "Rewrite all verified statements in this file"; undo restores them',
+  'Rewrite in SQLAlchemy 2.0 style': 'rewrites a session.query() chain with the SQLAlchemy 2.0 quick fix; fix-all rewrites the rest; undo restores them',
 };
+
+/** The fix-all (source.fixAll) actions the suite covers, by title: anything else offered fails "fix-all … offered only with a case here". */
+const COVERED_FIX_ALL: Record<string, string> = {
+  'sqlmigrate: rewrite all verified statements with Knex': 'runs source.fixAll.sqlmigrate: every verified statement rewritten, the findings gone; undo restores them',
+};
+
+/**
+ * The rewrites of users.ts the cases expect, as [before, after] snippets of the file (the
+ * Knex chain layout is the shipped templates/knex one).
+ */
+const REWRITES = {
+  import: ["import { Pool } from 'pg';\n", "import { Pool } from 'pg';\nimport { db } from './knex';\n"],
+  findUserKnex: [
+    "  const result = await pool.query('SELECT id, email, display_name FROM users WHERE id = $1', [id]);\n  return result.rows[0];",
+    "  const result = await db('users')\n    .select('id', 'email', 'display_name')\n    .where('id', '=', id)\n    .first();\n  return result;",
+  ],
+  findUserRaw: [
+    "  const result = await pool.query('SELECT id, email, display_name FROM users WHERE id = $1', [id]);\n  return result.rows[0];",
+    "  const result = await db.raw('SELECT id, email, display_name FROM users WHERE id = :id', { id });\n  return result.rows[0];",
+  ],
+  teamsKnex: [
+    "  const result = await pool.query(\n    'SELECT t.id, t.name, count(u.id) AS members FROM teams t LEFT JOIN users u ON u.team_id = t.id GROUP BY t.id, t.name',\n  );\n  return result.rows;",
+    "  const result = await db('teams as t')\n    .select('t.id', 't.name')\n    .count('u.id as members')\n    .leftJoin('users as u', 'u.team_id', 't.id')\n    .groupBy('t.id', 't.name');\n  return result;",
+  ],
+} satisfies Record<string, [string, string]>;
+
+/** `text` with each [before, after] applied; every `before` must occur exactly once. */
+function rewritten(text: string, ...pairs: Array<[string, string]>): string {
+  for (const [from, to] of pairs) {
+    assert.equal(text.split(from).length, 2, `exactly one occurrence of:\n${from}`);
+    text = text.replace(from, () => to);
+  }
+  return text;
+}
+
+/** Undoes until the document is back to `before` (at most 5 steps), then checks it is. */
+async function undoTo(editor: vscode.TextEditor, before: string): Promise<void> {
+  await vscode.window.showTextDocument(editor.document);
+  for (let i = 0; i < 5 && editor.document.getText() !== before; i++) await vscode.commands.executeCommand('undo');
+  assert.equal(editor.document.getText(), before, 'undo restored the file');
+}
+
+const codeOf = (d: vscode.Diagnostic) => (typeof d.code === 'object' ? d.code.value : d.code);
 const familyOf = (title: string) => (title.startsWith('Keep this statement on purpose') ? 'Keep this statement on purpose…' : title.replace(/\s*[:(].*$/, ''));
 
 describe('sqlmigrate in VS Code (packaged .vsix)', () => {
@@ -111,7 +165,7 @@ describe('sqlmigrate in VS Code (packaged .vsix)', () => {
     const extensionsDir = process.env.SQLMIGRATE_E2E_EXTENSIONS_DIR;
     if (extensionsDir) assert.ok(dir.startsWith(extensionsDir), `${dir} is in the extensions folder the .vsix was installed into`);
     assert.equal(ext.packageJSON.main, './dist/extension.js');
-    for (const f of ['dist/extension.js', 'dist/server.js', 'dist/web-tree-sitter.wasm', 'dist/tree-sitter-python.wasm', 'docs/rules/raw-sql.md', 'schemas/sqlmigrate.schema.json', 'client/media/sqlmigrate.svg']) {
+    for (const f of ['dist/extension.js', 'dist/server.js', 'dist/web-tree-sitter.wasm', 'dist/tree-sitter-python.wasm', 'templates/knex/chain.liquid', 'templates/knex/import-esm.liquid', 'docs/rules/raw-sql.md', 'schemas/sqlmigrate.schema.json', 'client/media/sqlmigrate.svg']) {
       assert.ok(fs.existsSync(path.join(dir, f)), `${f} is shipped`);
     }
     for (const f of ['out', 'node_modules', 'test', 'server/src', 'client/src', 'tsconfig.json']) {
@@ -337,9 +391,144 @@ describe('sqlmigrate in VS Code (packaged .vsix)', () => {
     if (shown) assert.ok(shown.texts.length === 1 && /SELECT|users/i.test(shown.texts[0]), `selected row: ${shown.texts.join(' | ')}`);
   });
 
-  // Quick-fix families. Knex (TypeScript, #4) and SQLAlchemy (Python, #5) rewrites and a
-  // fix-all are being built; when the server offers them, this case fails until each family has
-  // a case of its own in COVERED_FAMILIES (apply → file contents → undo), next to the ones above.
+  it('rewrites a pg call with the Knex quick fix (preferred) from the quick-fix menu; undo restores it', async () => {
+    const editor = await vscode.window.showTextDocument(users());
+    const before = editor.document.getText();
+    await poll('3 diagnostics in users.ts', () => ours(users()).length === 3);
+    const target = ours(users()).find((d) => d.range.start.line === 5)!;
+    assert.ok(target, 'the finding on line 5');
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', users(), new vscode.Position(5, 40));
+    const hover = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : 'value' in c ? c.value : ''))).join('\n');
+    assert.match(hover, /Rewrite with Knex available \(verified\)/);
+    assert.match(hover, /select "id", "email", "display_name" from "users" where "id" = \$1 limit \$2/);
+
+    // The menu as a person sees it: the rewrite first (preferred), db.raw() as its own entry.
+    editor.selection = new vscode.Selection(5, 40, 5, 40);
+    await vscode.commands.executeCommand('editor.action.quickFix');
+    const shown = await ui('quick-fix-rewrite-menu', { waitFor: '.action-widget', collect: '.action-widget .monaco-list-row', keysAfter: ['Escape'] });
+    if (shown) {
+      const rows = shown.texts.map((t) => t.trim());
+      const at = (title: string) => rows.findIndex((r) => r.includes(title));
+      assert.ok(at('Rewrite with Knex') >= 0, `menu rows:\n${rows.join('\n')}`);
+      assert.ok(at('Wrap in db.raw() (SQL kept, values bound by name)') > at('Rewrite with Knex'), `menu rows:\n${rows.join('\n')}`);
+      assert.ok(at('Rewrite all verified statements in this file') >= 0, `menu rows:\n${rows.join('\n')}`);
+      assert.ok(at('Keep this statement on purpose…') >= 0, `menu rows:\n${rows.join('\n')}`);
+    }
+
+    const actions = await codeActions(users(), target.range);
+    const knex = actions.find((a) => a.title === 'Rewrite with Knex');
+    assert.ok(knex?.edit, actions.map((a) => a.title).join(', '));
+    assert.equal(knex.isPreferred, true);
+    assert.equal(knex.kind?.value, 'quickfix');
+    assert.ok(await vscode.workspace.applyEdit(knex.edit));
+    assert.equal(editor.document.getText(), rewritten(before, REWRITES.import, REWRITES.findUserKnex));
+    // Re-analysed: the rewritten statement is no finding any more (the others moved down a line).
+    await poll('2 diagnostics after the rewrite', () => ours(users()).length === 2 && ours(users()));
+    assert.deepEqual(ours(users()).map((d) => d.range.start.line), [18, 23]);
+    await counts(4, 2, 'the counts after the rewrite');
+    await undoTo(editor, before);
+    await counts(5, 2, 'the counts after undo');
+  });
+
+  it('wraps a pg call in db.raw() with its own quick fix; undo restores it', async () => {
+    const editor = await vscode.window.showTextDocument(users());
+    const before = editor.document.getText();
+    const target = ours(users()).find((d) => d.range.start.line === 5)!;
+    const wrap = (await codeActions(users(), target.range)).find((a) => a.title === 'Wrap in db.raw() (SQL kept, values bound by name)');
+    assert.ok(wrap?.edit, 'offered, with its edit');
+    assert.notEqual(wrap.isPreferred, true, 'never the preferred fix');
+    assert.ok(await vscode.workspace.applyEdit(wrap.edit));
+    assert.equal(editor.document.getText(), rewritten(before, REWRITES.import, REWRITES.findUserRaw));
+    await undoTo(editor, before);
+    await poll('3 diagnostics after undo', () => ours(users()).length === 3);
+  });
+
+  it('rewrites every verified statement with "Rewrite all verified statements in this file"; undo restores them', async () => {
+    const editor = await vscode.window.showTextDocument(users());
+    const before = editor.document.getText();
+    const target = ours(users()).find((d) => d.range.start.line === 19)!;
+    const all = (await codeActions(users(), target.range)).find((a) => a.title === 'Rewrite all verified statements in this file');
+    assert.ok(all?.edit, 'offered, with its edit');
+    assert.ok(await vscode.workspace.applyEdit(all.edit));
+    assert.equal(editor.document.getText(), rewritten(before, REWRITES.import, REWRITES.findUserKnex, REWRITES.teamsKnex));
+    // What is left is the statement built at run time, which is never rewritten.
+    await poll('only the dynamic statement left', () => ours(users()).length === 1 && /injection risk/.test(ours(users())[0].message));
+    await counts(3, 2, 'the counts after rewriting all');
+    await undoTo(editor, before);
+    await counts(5, 2, 'the counts after undo');
+  });
+
+  it('runs source.fixAll.sqlmigrate: every verified statement rewritten, the findings gone; undo restores them', async () => {
+    const editor = await vscode.window.showTextDocument(users());
+    const before = editor.document.getText();
+    await poll('3 diagnostics in users.ts', () => ours(users()).length === 3);
+    // The way editor.codeActionsOnSave runs it: the kind, applied through the editor (resolve included).
+    await vscode.commands.executeCommand('editor.action.codeAction', { kind: 'source.fixAll.sqlmigrate', apply: 'first' });
+    const expected = rewritten(before, REWRITES.import, REWRITES.findUserKnex, REWRITES.teamsKnex);
+    await poll('the file rewritten by source.fixAll.sqlmigrate', () => editor.document.getText() === expected);
+    await poll('only the dynamic statement left', () => ours(users()).length === 1 && codeOf(ours(users())[0]) === 'raw-sql' && /injection risk/.test(ours(users())[0].message));
+    await counts(3, 2, 'the counts after fix-all');
+    await ui('after-fix-all');
+    await undoTo(editor, before);
+    await counts(5, 2, 'the counts after undo');
+  });
+
+  it('rewrites a session.query() chain with the SQLAlchemy 2.0 quick fix; fix-all rewrites the rest; undo restores them', async () => {
+    // A file of its own (created, then emptied), so the counts the other cases expect stay.
+    const reports = file('app/api/reports.py');
+    const before = [
+      'from sqlalchemy.orm import Session',
+      '',
+      'from app.models import Job',
+      '',
+      '',
+      'def running(session: Session) -> int:',
+      '    return session.query(Job).filter_by(status="running").count()',
+      '',
+      '',
+      'def newest(session: Session):',
+      '    return session.query(Job).order_by(Job.id.desc()).first()',
+      '',
+    ].join('\n');
+    await vscode.workspace.fs.writeFile(reports, Buffer.from(before));
+    try {
+      const editor = await vscode.window.showTextDocument(reports);
+      await poll('2 session-legacy-query diagnostics in reports.py', () => ours(reports).filter((d) => codeOf(d) === 'session-legacy-query').length === 2);
+      const target = ours(reports).find((d) => d.range.start.line === 6)!;
+      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', reports, new vscode.Position(6, 20));
+      const hover = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : 'value' in c ? c.value : ''))).join('\n');
+      assert.match(hover, /Rewrite in SQLAlchemy 2\.0 style available \(verified/);
+      const fix = (await codeActions(reports, target.range)).find((a) => a.title === 'Rewrite in SQLAlchemy 2.0 style');
+      assert.ok(fix?.edit, 'offered, with its edit');
+      assert.equal(fix.isPreferred, true);
+      assert.ok(await vscode.workspace.applyEdit(fix.edit));
+      const count = '    return session.execute(select(func.count()).select_from(Job).filter_by(status="running")).scalar_one()';
+      const imports = 'from sqlalchemy import select, func\nfrom sqlalchemy.orm import Session';
+      assert.equal(editor.document.getText(), before.replace('from sqlalchemy.orm import Session', imports).replace('    return session.query(Job).filter_by(status="running").count()', count));
+      await poll('1 legacy query left', () => ours(reports).filter((d) => codeOf(d) === 'session-legacy-query').length === 1);
+      await undoTo(editor, before);
+      await poll('2 legacy queries after undo', () => ours(reports).filter((d) => codeOf(d) === 'session-legacy-query').length === 2);
+      // Fix-all: both chains, one import line.
+      await vscode.commands.executeCommand('editor.action.codeAction', { kind: 'source.fixAll.sqlmigrate', apply: 'first' });
+      await poll('no legacy query left after fix-all', () => ours(reports).filter((d) => codeOf(d) === 'session-legacy-query').length === 0);
+      const after = editor.document.getText();
+      assert.ok(after.includes(count) && after.includes(imports) && !after.includes('session.query('), after);
+      await undoTo(editor, before);
+    } finally {
+      // Emptied rather than deleted: VS Code keeps a closed document open in the extension host for
+      // a while, and an open document counts from its buffer, so a deleted file would linger.
+      const doc = await vscode.workspace.openTextDocument(reports);
+      const empty = new vscode.WorkspaceEdit();
+      empty.replace(reports, new vscode.Range(0, 0, doc.lineCount, 0), '"""Reports: moved to the repository."""\n');
+      await vscode.workspace.applyEdit(empty);
+      await doc.save();
+    }
+    await counts(5, 2, 'the counts once reports.py holds no query');
+  });
+
+  // Quick-fix families. Every family the server offers (Knex and SQLAlchemy rewrites, keep, show)
+  // needs a case of its own in COVERED_FAMILIES (apply → file contents → undo), next to the ones
+  // above; otherwise this case fails.
   it('every quick-fix family the server offers has a case (Knex / SQLAlchemy rewrites: add cases here)', async () => {
     const offered = new Map<string, string>();
     for (const uri of [users(), jobs()]) {
@@ -352,17 +541,20 @@ describe('sqlmigrate in VS Code (packaged .vsix)', () => {
   });
 
   it('fix-all (source.fixAll): offered only with a case here', async () => {
-    const doc = await vscode.workspace.openTextDocument(users());
-    const whole = new vscode.Range(0, 0, doc.lineCount, 0);
-    const fixAll = [...(await codeActions(users(), whole, vscode.CodeActionKind.SourceFixAll.value)), ...(await codeActions(jobs(), whole, vscode.CodeActionKind.SourceFixAll.value))].filter((a) =>
-      (a.kind?.value ?? '').startsWith('source.fixAll'),
-    );
-    const ours_ = fixAll.filter((a) => /sqlmigrate|rewrite|knex|sqlalchemy/i.test(`${a.title} ${a.kind?.value}`));
-    assert.deepEqual(
-      ours_.map((a) => a.title),
-      [],
-      'the server now offers a fix-all: replace this case with one that applies it, checks every rewritten statement and the counts, and undoes it',
-    );
+    const offered = new Set<string>();
+    for (const uri of [users(), jobs()]) {
+      const doc = await vscode.workspace.openTextDocument(uri);
+      const whole = new vscode.Range(0, 0, doc.lineCount, 0);
+      const fixAll = (await codeActions(uri, whole, vscode.CodeActionKind.SourceFixAll.value)).filter((a) => (a.kind?.value ?? '').startsWith('source.fixAll'));
+      for (const a of fixAll.filter((x) => /sqlmigrate|rewrite|knex|sqlalchemy/i.test(`${x.title} ${x.kind?.value}`))) {
+        assert.equal(a.kind?.value, 'source.fixAll.sqlmigrate', `${a.title}: our fix-all kind`);
+        offered.add(a.title);
+      }
+    }
+    const uncovered = [...offered].filter((t) => !(t in COVERED_FIX_ALL));
+    assert.deepEqual(uncovered, [], 'a fix-all without a case: add one that applies it, checks every rewritten statement and the counts, and undoes it');
+    assert.deepEqual([...offered], Object.keys(COVERED_FIX_ALL), 'every covered fix-all is still offered (users.ts has verified rewrites)');
+    notes.push(`fix-all offered: ${[...offered].join('; ')}`);
   });
 
   it('writes to its output channel, and "Show output" opens it', async () => {

@@ -1,0 +1,317 @@
+/**
+ * Rewrites in the editor: a small list of rewrite providers keyed by language (Knex for
+ * TypeScript and JavaScript; SQLAlchemy 2.0 for Python),
+ * a cache per document version so hover and code actions share one computation, and the
+ * fix-all loop (verified, non-overlapping edits, repeated on the rewritten text until nothing
+ * changes, at most MAX_FIX_PASSES times).
+ *
+ * An edit is offered only when its provider verified it AND the rewritten file still parses
+ * (checked here, with the language's parser, before anything is offered).
+ * Pure functions of text, findings and options: no connection, no file writes.
+ */
+import * as path from 'node:path';
+import * as ts from 'typescript';
+import type { Config } from '../engine/config';
+import { applyEdits, fixAll, rewriteActions, type RewriteOptions, type TextEdit } from '../engine/rewrite';
+import { pythonParses, sqlalchemyFixAll, sqlalchemyRewriteActions, type SqlalchemyRewriteOptions } from '../engine/rewrite/python';
+import type { Finding, Language, RuleId } from '../engine/types';
+import { rewriteOptions } from '../rewrite/fix';
+import { loadSqlalchemyTemplates } from '../rewrite/templates';
+
+export type { TextEdit };
+
+/** One rewrite of one finding, as the editor offers it. */
+export interface OfferedRewrite {
+  /** Stable within a provider ('knex', 'knex-raw'): code actions name it in their data. */
+  id: string;
+  title: string;
+  /** The preferred rewrite (the builder form). */
+  preferred: boolean;
+  /** Offered: verified by the provider and the result parses. */
+  verified: boolean;
+  /** Zero-based, non-overlapping; empty when not offered. */
+  edits: TextEdit[];
+  /** Why it is not offered. */
+  reasonNotOffered?: string;
+  /** The SQL the target library produces for it (what verification compared with the original). */
+  sql?: string;
+  /** The code that replaces the call (a provider without SQL to compare shows this instead). */
+  code?: { language: string; text: string };
+}
+
+/**
+ * A rewrite target for one or more languages. `options` is computed once per folder
+ * configuration (and never for an untrusted workspace: options may read workspace templates).
+ */
+export interface RewriteProvider<O = unknown> {
+  /** The target's name in hovers and titles: 'Knex'. */
+  target: string;
+  /** The rule whose findings it rewrites. */
+  rule: RuleId;
+  /** Whether fix-all should try this finding (of `rule`, not kept on purpose). */
+  fixable(f: Finding): boolean;
+  options(root: string | undefined, config: Config): O;
+  /** The finding's rewrites; the first is the preferred one (offered, or with its reason). */
+  actions(text: string, fileName: string, finding: Finding, options: O): OfferedRewrite[];
+  /** One pass of every verified preferred rewrite in the file, as non-overlapping edits. */
+  fixAll(text: string, fileName: string, findings: Finding[], options: O): { edits: TextEdit[]; applied: number };
+  /** Whether a text parses (the rewritten file must). */
+  parses(text: string, fileName: string): boolean;
+}
+
+export type ProviderSlot = { provider: RewriteProvider<unknown> } | { unavailable: string };
+
+function tsScriptKind(fileName: string): ts.ScriptKind {
+  const ext = path.extname(fileName).toLowerCase();
+  return ext === '.tsx' ? ts.ScriptKind.TSX : ext === '.jsx' ? ts.ScriptKind.JSX : /^\.[cm]?js$/.test(ext) ? ts.ScriptKind.JS : ts.ScriptKind.TS;
+}
+
+/** Parses with the TypeScript parser (no program, no type check): no syntax errors. */
+export function parsesAsTypeScript(text: string, fileName: string): boolean {
+  // No parent pointers: only the parse diagnostics are read (and it is cheaper).
+  const sf = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, false, tsScriptKind(fileName));
+  return ((sf as unknown as { parseDiagnostics?: unknown[] }).parseDiagnostics ?? []).length === 0;
+}
+
+/** The fields every engine's rewrite action has. */
+interface EngineAction {
+  target: string;
+  title: string;
+  preferred: boolean;
+  verified: boolean;
+  edits: TextEdit[];
+  reasonNotOffered?: string;
+}
+
+function offered(a: EngineAction, extra: Partial<OfferedRewrite>): OfferedRewrite {
+  return {
+    id: a.target,
+    title: a.title,
+    preferred: a.preferred,
+    verified: a.verified,
+    edits: a.edits,
+    ...(a.reasonNotOffered !== undefined ? { reasonNotOffered: a.reasonNotOffered } : {}),
+    ...extra,
+  };
+}
+
+export const knexProvider: RewriteProvider<RewriteOptions> = {
+  target: 'Knex',
+  rule: 'raw-sql',
+  fixable: (f) => f.rule === 'raw-sql' && !f.exception && !f.dynamic && !!f.sql,
+  // The planned schema change (config `rewrite.schemaMapping`) rides along, as in the CLI.
+  options: (root, config) => rewriteOptions(root ?? '', config),
+  actions: (text, fileName, finding, options) =>
+    rewriteActions(text, fileName, finding, options).map((a) => offered(a, a.knexSql !== undefined ? { sql: a.knexSql } : {})),
+  fixAll: (text, fileName, findings, options) => {
+    const r = fixAll(text, fileName, findings, options);
+    return { edits: r.edits, applied: r.applied.length };
+  },
+  parses: parsesAsTypeScript,
+};
+
+/** SQLAlchemy 1.x `session.query(...)` chains → 2.0 `select()` style (server/src/engine/rewrite/python/). */
+export const sqlalchemyProvider: RewriteProvider<SqlalchemyRewriteOptions> = {
+  target: 'SQLAlchemy 2.0',
+  rule: 'session-legacy-query',
+  fixable: (f) => f.rule === 'session-legacy-query' && !f.exception,
+  // Workspace overrides from .sqlmigrate/templates/sqlalchemy2 (never for an untrusted workspace).
+  options: (root) => ({ templates: loadSqlalchemyTemplates(root).templates }),
+  actions: (text, fileName, finding, options) =>
+    sqlalchemyRewriteActions(text, fileName, finding, options).map((a) => offered(a, a.rendered !== undefined ? { code: { language: 'python', text: a.rendered } } : {})),
+  fixAll: (text, fileName, findings, options) => {
+    const r = sqlalchemyFixAll(text, fileName, findings, options);
+    return { edits: r.edits, applied: r.applied.length };
+  },
+  parses: (text) => pythonParses(text),
+};
+
+/** Rewrite providers by language. */
+export const REWRITE_PROVIDERS: Record<Language, ProviderSlot> = {
+  typescript: { provider: knexProvider as RewriteProvider<unknown> },
+  javascript: { provider: knexProvider as RewriteProvider<unknown> },
+  python: { provider: sqlalchemyProvider as RewriteProvider<unknown> },
+};
+
+export const MAX_FIX_PASSES = 5;
+
+export function findingKey(f: Finding): string {
+  return `${f.rule}@${f.range.start.line}:${f.range.start.character}-${f.range.end.line}:${f.range.end.character}`;
+}
+
+export interface FixAllOutcome {
+  /** The text after every pass. */
+  text: string;
+  /** Statements rewritten over all passes. */
+  applied: number;
+  passes: number;
+  /** The first pass's edits (on the original text), when it was the only pass that changed something. */
+  singlePassEdits?: TextEdit[];
+}
+
+interface DocEntry {
+  version: number;
+  options: unknown;
+  actions: Map<string, OfferedRewrite[]>;
+  fixAll?: FixAllOutcome;
+}
+
+/** Rewrites per document version (and per folder options object): hover and code actions share them. */
+export class RewriteCache {
+  private readonly docs = new Map<string, DocEntry>();
+  /** Counters for tests and logs. */
+  readonly stats = { computed: 0, hits: 0 };
+
+  private entry(uri: string, version: number, options: unknown): DocEntry {
+    let e = this.docs.get(uri);
+    if (!e || e.version !== version || e.options !== options) {
+      e = { version, options, actions: new Map() };
+      this.docs.set(uri, e);
+    }
+    return e;
+  }
+
+  /** The finding's rewrites; a verified one whose result would not parse is turned into "not offered". */
+  actions(uri: string, version: number, provider: RewriteProvider<unknown>, options: unknown, text: string, fileName: string, f: Finding): OfferedRewrite[] {
+    const e = this.entry(uri, version, options);
+    const key = findingKey(f);
+    const known = e.actions.get(key);
+    if (known) {
+      this.stats.hits++;
+      return known;
+    }
+    this.stats.computed++;
+    const out = provider.actions(text, fileName, f, options).map((a) => (a.verified ? checkParses(a, provider, text, fileName) : a));
+    e.actions.set(key, out);
+    return out;
+  }
+
+  fixAll(uri: string, version: number, provider: RewriteProvider<unknown>, options: unknown, text: string, fileName: string, analyse: (text: string) => Finding[]): FixAllOutcome {
+    const e = this.entry(uri, version, options);
+    if (!e.fixAll) e.fixAll = fixAllOutcome(text, fileName, provider, options, analyse);
+    else this.stats.hits++;
+    return e.fixAll;
+  }
+
+  forget(uri: string): void {
+    this.docs.delete(uri);
+  }
+
+  clear(): void {
+    this.docs.clear();
+  }
+}
+
+function checkParses(a: OfferedRewrite, provider: RewriteProvider<unknown>, text: string, fileName: string): OfferedRewrite {
+  let next: string;
+  try {
+    next = applyEdits(text, a.edits);
+  } catch (e) {
+    return { ...a, verified: false, edits: [], reasonNotOffered: `its edits cannot be applied: ${(e as Error).message}` };
+  }
+  return provider.parses(next, fileName) ? a : { ...a, verified: false, edits: [], reasonNotOffered: 'the rewritten file would not parse' };
+}
+
+/** Findings fix-all may rewrite with this provider (its rule, not kept on purpose). */
+export function fixableFindings(findings: Finding[], provider: RewriteProvider<unknown>): Finding[] {
+  return findings.filter((f) => provider.fixable(f));
+}
+
+/**
+ * Applies every verified rewrite, re-analyses the result and repeats (rewrites skipped because
+ * their edits overlapped get their turn) until nothing changes or MAX_FIX_PASSES. A pass whose
+ * result would not parse falls back to the first single rewrite whose result does; when none
+ * does, the loop stops with what it has.
+ */
+export function fixAllOutcome(text: string, fileName: string, provider: RewriteProvider<unknown>, options: unknown, analyse: (text: string) => Finding[], maxPasses = MAX_FIX_PASSES): FixAllOutcome {
+  let cur = text;
+  let applied = 0;
+  let passes = 0;
+  let singlePassEdits: TextEdit[] | undefined;
+  for (let pass = 0; pass < maxPasses; pass++) {
+    const findings = fixableFindings(analyse(cur), provider);
+    if (!findings.length) break;
+    let next: string | undefined;
+    let edits: TextEdit[] | undefined;
+    let n = 0;
+    const batch = provider.fixAll(cur, fileName, findings, options);
+    if (batch.applied > 0) {
+      try {
+        const t = applyEdits(cur, batch.edits);
+        if (provider.parses(t, fileName)) {
+          next = t;
+          edits = batch.edits;
+          n = batch.applied;
+        }
+      } catch {
+        // overlapping edits: try one at a time below
+      }
+      if (next === undefined) {
+        for (const f of findings) {
+          const a = provider.actions(cur, fileName, f, options)[0];
+          if (!a?.verified) continue;
+          const single = checkParses(a, provider, cur, fileName);
+          if (!single.verified) continue;
+          next = applyEdits(cur, single.edits);
+          edits = single.edits;
+          n = 1;
+          break;
+        }
+      }
+    }
+    if (next === undefined || next === cur) break;
+    passes++;
+    applied += n;
+    singlePassEdits = passes === 1 ? edits : undefined;
+    cur = next;
+  }
+  return { text: cur, applied, passes, ...(singlePassEdits ? { singlePassEdits } : {}) };
+}
+
+/** One edit turning `before` into `after`: the changed middle between their common prefix and suffix. */
+export function diffEdit(before: string, after: string): TextEdit | undefined {
+  if (before === after) return undefined;
+  let start = 0;
+  const max = Math.min(before.length, after.length);
+  while (start < max && before.charCodeAt(start) === after.charCodeAt(start)) start++;
+  let endB = before.length;
+  let endA = after.length;
+  while (endB > start && endA > start && before.charCodeAt(endB - 1) === after.charCodeAt(endA - 1)) {
+    endB--;
+    endA--;
+  }
+  const pos = (offset: number) => {
+    let line = 0;
+    let lineStart = 0;
+    for (let i = 0; i < offset; i++) {
+      if (before.charCodeAt(i) === 10) {
+        line++;
+        lineStart = i + 1;
+      }
+    }
+    return { line, character: offset - lineStart };
+  };
+  return { range: { start: pos(start), end: pos(endB) }, newText: after.slice(start, endA) };
+}
+
+const code = (s: string) => '`' + s.replace(/`/g, 'ˋ') + '`';
+
+/** The rewrite section of a finding's hover. */
+export function rewriteHover(slot: ProviderSlot | undefined, actions: OfferedRewrite[] | undefined, untrustedReason?: string): string[] {
+  if (untrustedReason) return [`_No rewrite: ${untrustedReason}._`];
+  if (!slot) return [];
+  if ('unavailable' in slot) return [`_No rewrite: ${slot.unavailable}._`];
+  const target = slot.provider.target;
+  const [preferred, ...others] = actions ?? [];
+  const lines: string[] = [];
+  if (preferred?.verified && preferred.sql !== undefined) {
+    lines.push(`**Rewrite with ${target} available (verified).** ${target} produces the same statement:`, '', '```sql', preferred.sql, '```');
+  } else if (preferred?.verified) {
+    lines.push(`**Rewrite in ${target} style available (verified: it reads back to the same query).**`);
+    if (preferred.code) lines.push('', '```' + preferred.code.language, preferred.code.text, '```');
+  } else {
+    lines.push(`**No ${target} rewrite:** ${preferred?.reasonNotOffered ?? 'not verified'}`);
+  }
+  for (const o of others) if (o.verified) lines.push('', `Also available: ${code(o.title)} (verified).`);
+  return lines;
+}
