@@ -240,16 +240,21 @@ describe('reliability: fuzzing', function () {
 
   describe('regressions found by this tier', () => {
     it('U+2028 / U+2029 in a TypeScript string or comment do not move findings (editors end lines only at \\r\\n, \\r, \\n)', () => {
-      const text = "import { Pool } from 'pg';\nconst pool = new Pool();\n// a note\u2028with a separator\nconst s = 'x\u2029y';\nexport async function f(id: number) {\n  const { rows } = await pool.query('SELECT id FROM jobs WHERE id = $1', [id]);\n  return rows;\n}\n";
+      // (A line comment would end at U+2028, which JavaScript reads as a line break: a block comment holds it.)
+      const text = "import { Pool } from 'pg';\nconst pool = new Pool();\n/* a note\u2028with a separator */\nconst s = 'x\u2029y';\nexport async function f(id: number) {\n  const { rows } = await pool.query('SELECT id FROM jobs WHERE id = $1', [id]);\n  return rows;\n}\n";
+      assert.deepEqual(syntaxErrors(text, 'a.ts'), [], 'the input itself parses');
       const r = analyzeTextSync(text, 'a.ts', DETECT);
+      let verified = 0;
       assert.deepEqual(r.findings.map((f) => [f.rule, f.range.start.line, f.range.start.character]), [['raw-sql', 5, 25]]);
       // A rewrite offered on it must land where the editor shows the statement.
       for (const a of rewriteActions(text, 'a.ts', r.findings[0], { knex: { instance: 'db', import: './db' }, defaultDialect: 'postgresql' })) {
         if (!a.verified) continue;
+        verified++;
         const after = applyLspEdits(text, a.edits);
         assert.deepEqual(syntaxErrors(after, 'a.ts'), []);
         assert.ok(!after.includes("pool.query('SELECT id"), after);
       }
+      assert.equal(verified, 2, 'the Knex rewrite and db.raw() are offered, their edits placed by editor lines');
       // A keep comment placed by line keeps it.
       const keep = text.replace('  const { rows }', '  // sqlmigrate-keep: a reason\n  const { rows }');
       assert.ok(analyzeTextSync(keep, 'a.ts', DETECT).findings.every((f) => f.exception), 'the keep comment is matched by line');
