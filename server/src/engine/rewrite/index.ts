@@ -93,10 +93,17 @@ interface Prepared {
   mapped: string[];
 }
 
-function sourceFile(text: string, fileName: string): ts.SourceFile {
+/** The last file parsed: the editor asks for several findings of one document version in a row. */
+let lastParsed: { fileName: string; text: string; sf: ts.SourceFile } | undefined;
+
+/** The text's syntax tree (never mutated; the last one is reused for the same text). */
+export function sourceFile(text: string, fileName: string): ts.SourceFile {
+  if (lastParsed && lastParsed.fileName === fileName && lastParsed.text === text) return lastParsed.sf;
   const ext = path.extname(fileName).toLowerCase();
   const kind = ext === '.tsx' ? ts.ScriptKind.TSX : ext === '.jsx' ? ts.ScriptKind.JSX : ext === '.js' || ext === '.mjs' || ext === '.cjs' ? ts.ScriptKind.JS : ts.ScriptKind.TS;
-  return ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, kind);
+  const sf = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, kind);
+  lastParsed = { fileName, text, sf };
+  return sf;
 }
 
 function dialectOf(finding: Finding, options: RewriteOptions): Dialect {
