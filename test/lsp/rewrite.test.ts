@@ -287,6 +287,156 @@ describe('language server: Knex rewrites (fixture pairs as data)', function () {
   });
 });
 
+const TX_FIXTURES = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'rewrite', 'knex-transaction');
+
+/** Hand-written transactions → db.transaction() through the server, with test/fixtures/rewrite/knex-transaction as data. */
+describe('language server: hand-written transactions (fixture pairs as data)', function () {
+  this.timeout(120000);
+  const files = fs.readdirSync(TX_FIXTURES).sort();
+  const pairs = files
+    .map((f) => /^(.*)\.input\.(ts|js)$/.exec(f))
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => ({ name: `tx-${m[1]}.${m[2]}`, input: fs.readFileSync(path.join(TX_FIXTURES, m[0]), 'utf8'), output: fs.readFileSync(path.join(TX_FIXTURES, `${m[1]}.output.${m[2]}`), 'utf8') }));
+  const na = files.filter((f) => f.startsWith('na-')).map((f) => {
+    const text = fs.readFileSync(path.join(TX_FIXTURES, f), 'utf8');
+    return { name: `tx-${f}`, text, reason: /^\/\/ not applicable: (.*)$/m.exec(text)![1].trim() };
+  });
+  let dir: string;
+  let s: TestServer;
+
+  before(async () => {
+    assert.ok(pairs.length >= 4 && na.length >= 5, `fixtures found: ${pairs.length} pairs, ${na.length} not applicable`);
+    dir = makeWorkspace(Object.fromEntries([...pairs.map((p) => [p.name, p.input]), ...na.map((n) => [n.name, n.text])]));
+    s = await startServer({ workspace: dir, settings: { debounce: 20, scanOnStartup: false } });
+    await waitReady(s);
+  });
+
+  after(async () => {
+    await s?.stop();
+  });
+
+  for (const pair of pairs) {
+    it(`${pair.name}: "Rewrite as db.transaction()" gives the reviewed output; the statements inside get no rewrite of their own`, async () => {
+      const uri = fileUri(path.join(dir, pair.name));
+      s.open(uri, langOf(pair.name), pair.input, 1);
+      const d = await s.diagnosticsFor(uri, (p) => p.version === 1);
+      const tx = d.diagnostics.filter((x) => x.code === 'manual-transaction');
+      assert.ok(tx.length > 0, 'the input has a hand-written transaction');
+      const inside = d.diagnostics.filter((x) => x.code === 'raw-sql' && tx.some((t) => t.range.start.line <= x.range.start.line && x.range.end.line <= t.range.end.line));
+      assert.ok(inside.length > 0, 'statements inside it');
+      for (const diag of inside) {
+        const titles = (await actionsAt(s, uri, diag.range, undefined, [diag])).map((a) => a.title);
+        assert.ok(!titles.some((t) => t.startsWith('Rewrite with Knex') || t.startsWith('Wrap in db.raw')), `a statement inside the transaction was offered: ${titles.join(', ')}`);
+        assert.match(await hoverText(s, uri, diag.range.start), /\*\*No Knex rewrite:\*\* it runs inside the hand-written transaction at line \d+/);
+      }
+      if (tx.length === 1) {
+        const fix = (await actionsAt(s, uri, tx[0].range, undefined, tx)).find((a) => a.title.startsWith('Rewrite as db.transaction()'));
+        assert.ok(fix, 'offered');
+        assert.equal(fix.isPreferred, true);
+        assert.equal(applyLspEdits(pair.input, await resolveEdits(s, fix, uri, 1)), pair.output);
+        assert.match(await hoverText(s, uri, tx[0].range.start), /\*\*Rewrite as db\.transaction\(\) available \(verified\)\.\*\*/);
+      }
+      // Fix-all: the transactions first, then whatever the next passes rewrite in the result.
+      const fixAll = (await actionsAt(s, uri, WHOLE, ['source.fixAll'])).filter((a) => a.kind === 'source.fixAll.sqlmigrate');
+      assert.equal(fixAll.length, 1);
+      const after = applyLspEdits(pair.input, await resolveEdits(s, fixAll[0], uri, 1));
+      assert.ok(!/\.query\('(BEGIN|COMMIT|ROLLBACK)/.test(after), after);
+      assert.ok(after.includes('db.transaction(async ('), after);
+      s.close(uri);
+    });
+  }
+
+  for (const n of na) {
+    it(`${n.name}: no transaction rewrite, the hover says why (${n.reason}), and the statements inside wait`, async () => {
+      const uri = fileUri(path.join(dir, n.name));
+      s.open(uri, langOf(n.name), n.text, 1);
+      const d = await s.diagnosticsFor(uri, (p) => p.version === 1);
+      const tx = d.diagnostics.filter((x) => x.code === 'manual-transaction');
+      assert.ok(tx.length > 0, 'the fixture holds a hand-written transaction');
+      for (const diag of tx) {
+        const titles = (await actionsAt(s, uri, diag.range, undefined, [diag])).map((a) => a.title);
+        assert.ok(!titles.some((t) => t.startsWith('Rewrite')), `offered: ${titles.join(', ')}`);
+        const md = await hoverText(s, uri, diag.range.start);
+        assert.ok(md.includes('**No Knex rewrite:**') && md.includes(n.reason), `hover does not give the reason "${n.reason}":\n${md}`);
+      }
+      s.close(uri);
+    });
+  }
+});
+
+const THREAD_FIXTURES = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'rewrite', 'to-thread');
+
+/** Blocking calls in `async def` → asyncio.to_thread through the server, with test/fixtures/rewrite/to-thread as data. */
+describe('language server: sync-in-async quick fix (fixture pairs as data)', function () {
+  this.timeout(120000);
+  const files = fs.readdirSync(THREAD_FIXTURES).sort();
+  const pairs = files.filter((f) => f.endsWith('.input.py')).map((f) => ({ name: `thread-${f.replace('.input.py', '.py')}`, input: fs.readFileSync(path.join(THREAD_FIXTURES, f), 'utf8'), output: fs.readFileSync(path.join(THREAD_FIXTURES, f.replace('.input.', '.output.')), 'utf8') }));
+  const na = files.filter((f) => /^na-.*\.py$/.test(f)).map((f) => {
+    const text = fs.readFileSync(path.join(THREAD_FIXTURES, f), 'utf8');
+    return { name: `thread-${f}`, text, reason: /^# not applicable: (.*)$/m.exec(text)![1].trim() };
+  });
+  const TITLE = 'Run in a worker thread (asyncio.to_thread)';
+  let dir: string;
+  let s: TestServer;
+
+  before(async () => {
+    assert.ok(pairs.length >= 5 && na.length >= 5, `fixtures found: ${pairs.length} pairs, ${na.length} not applicable`);
+    await initSqlalchemyRewrite();
+    dir = makeWorkspace(Object.fromEntries([...pairs.map((p) => [p.name, p.input]), ...na.map((n) => [n.name, n.text])]));
+    s = await startServer({ workspace: dir, settings: { debounce: 20, scanOnStartup: false } });
+    await waitReady(s);
+  });
+
+  after(async () => {
+    await s?.stop();
+  });
+
+  for (const pair of pairs) {
+    it(`${pair.name}: each offered quick fix parses and writes what the reviewed output holds; fix-all leaves threads alone`, async () => {
+      const uri = fileUri(path.join(dir, pair.name));
+      s.open(uri, 'python', pair.input, 1);
+      const d = await s.diagnosticsFor(uri, (p) => p.version === 1);
+      const blocking = d.diagnostics.filter((x) => x.code === 'sync-in-async');
+      assert.ok(blocking.length > 0, 'the input blocks the event loop');
+      const outputLines = new Set(pair.output.split('\n'));
+      let offered = 0;
+      for (const diag of blocking) {
+        const fix = (await actionsAt(s, uri, diag.range, undefined, [diag])).find((a) => a.title.startsWith(TITLE));
+        if (!fix) continue;
+        offered++;
+        const after = applyLspEdits(pair.input, await resolveEdits(s, fix, uri, 1));
+        assert.ok(pythonParses(after), `${pair.name}:${diag.range.start.line + 1} parses after the quick fix`);
+        const added = after.split('\n').filter((l) => !pair.input.split('\n').includes(l));
+        assert.ok(added.length > 0 && added.every((l) => outputLines.has(l)), `lines not in the reviewed output:\n${added.filter((l) => !outputLines.has(l)).join('\n')}`);
+        assert.match(await hoverText(s, uri, diag.range.start), /\*\*Run in a worker thread \(asyncio\.to_thread\) available \(verified\)\.\*\*/);
+      }
+      assert.ok(offered > 0, 'at least one blocking call gets the quick fix');
+      const fixAll = (await actionsAt(s, uri, WHOLE, ['source.fixAll'])).filter((a) => a.kind === 'source.fixAll.sqlmigrate');
+      const threads = (t: string) => t.split('asyncio.to_thread(').length;
+      if (fixAll.length) assert.equal(threads(applyLspEdits(pair.input, await resolveEdits(s, fixAll[0], uri, 1))), threads(pair.input), 'fix-all never moves work to a thread');
+      s.close(uri);
+    });
+  }
+
+  for (const n of na) {
+    it(`${n.name}: not offered, and the hover says why (${n.reason})`, async () => {
+      const uri = fileUri(path.join(dir, n.name));
+      s.open(uri, 'python', n.text, 1);
+      const d = await s.diagnosticsFor(uri, (p) => p.version === 1);
+      const blocking = d.diagnostics.filter((x) => x.code === 'sync-in-async');
+      assert.ok(blocking.length > 0, 'the fixture blocks the event loop');
+      const reasons: string[] = [];
+      for (const diag of blocking) {
+        const titles = (await actionsAt(s, uri, diag.range, undefined, [diag])).map((a) => a.title);
+        assert.ok(!titles.some((t) => t.startsWith(TITLE)), `offered: ${titles.join(', ')}`);
+        reasons.push(await hoverText(s, uri, diag.range.start));
+      }
+      assert.ok(reasons.some((md) => md.includes('**No asyncio.to_thread rewrite:**') && md.includes(n.reason)), `no hover gives the reason "${n.reason}":\n${reasons.join('\n---\n')}`);
+      s.close(uri);
+    });
+  }
+});
+
 /** The driver of `pool.query` in jobs.ts comes from pool.ts, as in the CLI scan and fix. */
 describe('language server: drivers across modules', function () {
   this.timeout(60000);

@@ -39,7 +39,7 @@ function editFor(f: Finding): TextEdit {
 function testProvider(batch: number, calls = { actions: 0 }): RewriteProvider<unknown> {
   return {
     target: 'Test',
-    rule: 'raw-sql',
+    rules: ['raw-sql'],
     fixable: (f) => f.rule === 'raw-sql',
     options: () => ({}),
     actions: (_text, _file, f): OfferedRewrite[] => {
@@ -92,12 +92,12 @@ describe('lsp rewrites: the cache and the parse check', () => {
     const text = lines('raw 1', 'raw 2');
     const [f] = findingsOf(text);
     const opts = {};
-    cache.actions('u', 1, p, opts, text, 'a.ts', f);
-    cache.actions('u', 1, p, opts, text, 'a.ts', f);
+    cache.actions('u', 1, p, opts, text, 'a.ts', f, findingsOf(text));
+    cache.actions('u', 1, p, opts, text, 'a.ts', f, findingsOf(text));
     assert.equal(calls.actions, 1, 'hover then code action: one computation');
-    cache.actions('u', 2, p, opts, text, 'a.ts', f);
+    cache.actions('u', 2, p, opts, text, 'a.ts', f, findingsOf(text));
     assert.equal(calls.actions, 2, 'a new version');
-    cache.actions('u', 2, p, {}, text, 'a.ts', f);
+    cache.actions('u', 2, p, {}, text, 'a.ts', f, findingsOf(text));
     assert.equal(calls.actions, 3, 'new options (config or templates changed)');
     assert.deepEqual(cache.stats, { computed: 3, hits: 1 });
   });
@@ -106,9 +106,9 @@ describe('lsp rewrites: the cache and the parse check', () => {
     const cache = new RewriteCache();
     const text = lines('raw 0', 'raw 1');
     const [broken, fine] = findingsOf(text);
-    const a = cache.actions('u', 1, testProvider(1), {}, text, 'a.ts', broken)[0];
+    const a = cache.actions('u', 1, testProvider(1), {}, text, 'a.ts', broken, findingsOf(text))[0];
     assert.deepEqual({ verified: a.verified, edits: a.edits, reason: a.reasonNotOffered }, { verified: false, edits: [], reason: 'the rewritten file would not parse' });
-    assert.equal(cache.actions('u', 1, testProvider(1), {}, text, 'a.ts', fine)[0].verified, true);
+    assert.equal(cache.actions('u', 1, testProvider(1), {}, text, 'a.ts', fine, findingsOf(text))[0].verified, true);
   });
 });
 
@@ -124,6 +124,8 @@ describe('lsp rewrites: providers by language and the hover section', () => {
     ['knex: dynamic SQL', knexProvider as RewriteProvider<unknown>, { rule: 'raw-sql', sql: { text: 'SELECT 1', dynamic: true, dynamicParts: [] } as unknown as Finding['sql'], dynamic: true, exception: null }, false],
     ['knex: kept on purpose', knexProvider as RewriteProvider<unknown>, { rule: 'raw-sql', sql: { text: 'SELECT 1', dynamic: false, dynamicParts: [] } as unknown as Finding['sql'], dynamic: false, exception: { reason: 'probe', source: 'inline' } }, false],
     ['knex: a session.query() chain', knexProvider as RewriteProvider<unknown>, { rule: 'session-legacy-query', dynamic: false, exception: null }, false],
+    ['knex: a hand-written transaction', knexProvider as RewriteProvider<unknown>, { rule: 'manual-transaction', dynamic: false, exception: null }, true],
+    ['knex: a hand-written transaction kept on purpose', knexProvider as RewriteProvider<unknown>, { rule: 'manual-transaction', dynamic: false, exception: { reason: 'x', source: 'inline' } }, false],
     ['sqlalchemy: a session.query() chain', sqlalchemyProvider as RewriteProvider<unknown>, { rule: 'session-legacy-query', dynamic: false, exception: null }, true],
     ['sqlalchemy: kept on purpose', sqlalchemyProvider as RewriteProvider<unknown>, { rule: 'session-legacy-query', dynamic: false, exception: { reason: 'later', source: 'inline' } }, false],
     ['sqlalchemy: raw SQL', sqlalchemyProvider as RewriteProvider<unknown>, { rule: 'raw-sql', sql: { text: 'SELECT 1', dynamic: false, dynamicParts: [] } as unknown as Finding['sql'], dynamic: false, exception: null }, false],
@@ -144,7 +146,8 @@ describe('lsp rewrites: providers by language and the hover section', () => {
     ['not offered', [{ provider: knexProvider as RewriteProvider<unknown> }, [{ id: 'knex', title: 'Rewrite with Knex', preferred: true, verified: false, edits: [], reasonNotOffered: 'DDL' }]], ['**No Knex rewrite:** DDL']],
     ['raw only', [{ provider: knexProvider as RewriteProvider<unknown> }, [{ id: 'knex', title: 'Rewrite with Knex', preferred: true, verified: false, edits: [], reasonNotOffered: 'WITH' }, { id: 'knex-raw', title: 'Wrap in db.raw()', preferred: false, verified: true, edits: [] }]], ['**No Knex rewrite:** WITH', '', 'Also available: `Wrap in db.raw()` (verified).']],
     ['unavailable', [{ unavailable: 'no target for this language' }, undefined], ['_No rewrite: no target for this language._']],
-    ['verified, code instead of SQL', [{ provider: sqlalchemyProvider as RewriteProvider<unknown> }, [{ id: 'sqlalchemy2', title: 'Rewrite in SQLAlchemy 2.0 style', preferred: true, verified: true, edits: [], code: { language: 'python', text: 'session.scalars(select(User)).all()' } }]], ['**Rewrite in SQLAlchemy 2.0 style available (verified: it reads back to the same query).**', '', '```python', 'session.scalars(select(User)).all()', '```']],
+    ['verified, code instead of SQL', [{ provider: sqlalchemyProvider as RewriteProvider<unknown> }, [{ id: 'sqlalchemy2', title: 'Rewrite in SQLAlchemy 2.0 style', preferred: true, verified: true, edits: [], code: { language: 'python', text: 'session.scalars(select(User)).all()' } }]], ['**Rewrite in SQLAlchemy 2.0 style available (verified).**', '', '```python', 'session.scalars(select(User)).all()', '```']],
+    ['verified, neither SQL nor code', [{ provider: knexProvider as RewriteProvider<unknown> }, [{ id: 'knex-transaction', title: 'Rewrite as db.transaction()', preferred: true, verified: true, edits: [] }]], ['**Rewrite as db.transaction() available (verified).**']],
     ['untrusted', [undefined, undefined, 'this workspace is not trusted'], ['_No rewrite: this workspace is not trusted._']],
   ];
   for (const [name, args, expected] of HOVERS) {

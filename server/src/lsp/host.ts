@@ -480,7 +480,7 @@ export class SqlmigrateServer {
     if (!at.length) return null;
     // Innermost first.
     at.sort((a, b) => spanOf(a.range) - spanOf(b.range));
-    return { contents: hoverFor(at, (f) => this.rewriteStatus(cur.doc, f)), range: at[0].range };
+    return { contents: hoverFor(at, (f) => this.rewriteStatus(cur.doc, f, cur.findings)), range: at[0].range };
   }
 
   // ---------------------------------------------------------------- rewrites
@@ -516,13 +516,13 @@ export class SqlmigrateServer {
   }
 
   /** The rewrite section of a finding's hover. */
-  private rewriteStatus(doc: TextDocument, f: Finding): string[] {
+  private rewriteStatus(doc: TextDocument, f: Finding, findings: Finding[]): string[] {
     if (!this.trusted) return rewriteHover(undefined, undefined, 'this workspace is not trusted, so rewrites are off');
     const ctx = this.rewriteContext(doc);
     if (!ctx) return [];
     if (!ctx.provider) return rewriteHover(ctx.slot, undefined);
     if (ctx.options === undefined) return [`_No ${ctx.provider.target} rewrite: its options could not be read; see the sqlmigrate output._`];
-    return rewriteHover(ctx.slot, this.rewrites.actions(doc.uri, doc.version, ctx.provider, ctx.options, doc.getText(), ctx.fileName, f));
+    return rewriteHover(ctx.slot, this.rewrites.actions(doc.uri, doc.version, ctx.provider, ctx.options, doc.getText(), ctx.fileName, f, findings));
   }
 
   /** Every verified rewrite in the document, repeated until stable (cached per version). */
@@ -571,10 +571,10 @@ export class SqlmigrateServer {
       const hits = findings.filter((f) => overlaps(f.range, p.range));
       // Verified rewrites first: the builder rewrite is the preferred fix. Computed only for the findings in the range.
       if (rewriting) {
-        const rewritable = hits.filter((f) => f.rule === rewriting.provider.rule && !f.exception);
+        const rewritable = hits.filter((f) => rewriting.provider.rules.includes(f.rule) && !f.exception);
         let anyVerified = false;
         for (const f of rewritable) {
-          const offered = this.rewrites.actions(doc.uri, doc.version, rewriting.provider, rewriting.options, doc.getText(), rewriting.fileName, f);
+          const offered = this.rewrites.actions(doc.uri, doc.version, rewriting.provider, rewriting.options, doc.getText(), rewriting.fileName, f, findings);
           for (const o of offered) {
             if (!o.verified) continue;
             anyVerified = true;
@@ -664,7 +664,7 @@ export class SqlmigrateServer {
       const ctx = this.rewriteContext(doc);
       const f = cur.findings.find((x) => findingKey(x) === data.key);
       if (!f || !ctx?.provider || ctx.options === undefined) return action;
-      const o = this.rewrites.actions(doc.uri, doc.version, ctx.provider, ctx.options, doc.getText(), ctx.fileName, f).find((x) => x.id === data.id);
+      const o = this.rewrites.actions(doc.uri, doc.version, ctx.provider, ctx.options, doc.getText(), ctx.fileName, f, cur.findings).find((x) => x.id === data.id);
       if (!o?.verified) return action;
       action.edit = this.documentEdit(doc, o.edits);
       return action;

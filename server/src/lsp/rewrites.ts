@@ -12,8 +12,9 @@
 import * as path from 'node:path';
 import * as ts from 'typescript';
 import type { Config } from '../engine/config';
-import { applyEdits, fixAll, rewriteActions, type RewriteOptions, type TextEdit } from '../engine/rewrite';
-import { pythonParses, sqlalchemyFixAll, sqlalchemyRewriteActions, type SqlalchemyRewriteOptions } from '../engine/rewrite/python';
+import { applyEdits, fixAll, rewriteActions, transactionFixAll, transactionRewriteActions, type RewriteOptions, type TextEdit } from '../engine/rewrite';
+import { pythonParses, sqlalchemyFixAll, sqlalchemyRewriteActions, toThreadRewriteActions, type SqlalchemyRewriteOptions, type ToThreadOptions } from '../engine/rewrite/python';
+import { detectOptions } from '../engine/config';
 import type { Finding, Language, RuleId } from '../engine/types';
 import { rewriteOptions } from '../rewrite/fix';
 import { loadSqlalchemyTemplates } from '../rewrite/templates';
@@ -37,6 +38,8 @@ export interface OfferedRewrite {
   sql?: string;
   /** The code that replaces the call (a provider without SQL to compare shows this instead). */
   code?: { language: string; text: string };
+  /** What the hover calls this kind of fix when it is not offered (default: the provider's target). */
+  label?: string;
 }
 
 /**
@@ -46,15 +49,15 @@ export interface OfferedRewrite {
 export interface RewriteProvider<O = unknown> {
   /** The target's name in hovers and titles: 'Knex'. */
   target: string;
-  /** The rule whose findings it rewrites. */
-  rule: RuleId;
+  /** The rules whose findings it rewrites. */
+  rules: RuleId[];
   /** Whether fix-all should try this finding (of `rule`, not kept on purpose). */
   fixable(f: Finding): boolean;
   options(root: string | undefined, config: Config): O;
-  /** The finding's rewrites; the first is the preferred one (offered, or with its reason). */
-  actions(text: string, fileName: string, finding: Finding, options: O): OfferedRewrite[];
-  /** One pass of every verified preferred rewrite in the file, as non-overlapping edits. */
-  fixAll(text: string, fileName: string, findings: Finding[], options: O): { edits: TextEdit[]; applied: number };
+  /** The finding's rewrites; the first is the preferred one (offered, or with its reason). `findings`: all of the file's. */
+  actions(text: string, fileName: string, finding: Finding, options: O, findings: Finding[]): OfferedRewrite[];
+  /** One pass of every verified preferred rewrite of `findings` (the fixable ones; `all`: every finding of the file), as non-overlapping edits. */
+  fixAll(text: string, fileName: string, findings: Finding[], options: O, all: Finding[]): { edits: TextEdit[]; applied: number };
   /** Whether a text parses (the rewritten file must). */
   parses(text: string, fileName: string): boolean;
 }
@@ -97,28 +100,40 @@ function offered(a: EngineAction, extra: Partial<OfferedRewrite>): OfferedRewrit
 
 export const knexProvider: RewriteProvider<RewriteOptions> = {
   target: 'Knex',
-  rule: 'raw-sql',
-  fixable: (f) => f.rule === 'raw-sql' && !f.exception && !f.dynamic && !!f.sql,
+  rules: ['raw-sql', 'manual-transaction'],
+  fixable: (f) => !f.exception && ((f.rule === 'raw-sql' && !f.dynamic && !!f.sql) || f.rule === 'manual-transaction'),
   // The planned schema change (config `rewrite.schemaMapping`) rides along, as in the CLI.
   options: (root, config) => rewriteOptions(root ?? '', config),
-  actions: (text, fileName, finding, options) =>
-    rewriteActions(text, fileName, finding, options).map((a) => offered(a, a.knexSql !== undefined ? { sql: a.knexSql } : {})),
-  fixAll: (text, fileName, findings, options) => {
-    const r = fixAll(text, fileName, findings, options);
+  actions: (text, fileName, finding, options, findings) =>
+    finding.rule === 'manual-transaction'
+      ? transactionRewriteActions(text, fileName, finding, options).map((a) => offered(a, {}))
+      : rewriteActions(text, fileName, finding, options, findings).map((a) => offered(a, a.knexSql !== undefined ? { sql: a.knexSql } : {})),
+  // Transactions first: the statements inside them wait (they would run outside), and the next
+  // pass of the fix-all loop takes the rest.
+  fixAll: (text, fileName, findings, options, all) => {
+    const t = transactionFixAll(text, fileName, findings, options);
+    if (t.applied.length) return { edits: t.edits, applied: t.applied.length };
+    const r = fixAll(text, fileName, findings, options, all);
     return { edits: r.edits, applied: r.applied.length };
   },
   parses: parsesAsTypeScript,
 };
 
-/** SQLAlchemy 1.x `session.query(...)` chains → 2.0 `select()` style (server/src/engine/rewrite/python/). */
-export const sqlalchemyProvider: RewriteProvider<SqlalchemyRewriteOptions> = {
+/**
+ * Python: SQLAlchemy 1.x `session.query(...)` chains → 2.0 `select()` style, and blocking calls in
+ * `async def` (sync-in-async) → `await asyncio.to_thread(...)` where that is provably safe (a quick
+ * fix only: fix-all never moves work to threads on its own). server/src/engine/rewrite/python/.
+ */
+export const sqlalchemyProvider: RewriteProvider<SqlalchemyRewriteOptions & ToThreadOptions> = {
   target: 'SQLAlchemy 2.0',
-  rule: 'session-legacy-query',
+  rules: ['session-legacy-query', 'sync-in-async'],
   fixable: (f) => f.rule === 'session-legacy-query' && !f.exception,
   // Workspace overrides from .sqlmigrate/templates/sqlalchemy2 (never for an untrusted workspace).
-  options: (root) => ({ templates: loadSqlalchemyTemplates(root).templates }),
+  options: (root, config) => ({ templates: loadSqlalchemyTemplates(root).templates, detect: detectOptions(config) }),
   actions: (text, fileName, finding, options) =>
-    sqlalchemyRewriteActions(text, fileName, finding, options).map((a) => offered(a, a.rendered !== undefined ? { code: { language: 'python', text: a.rendered } } : {})),
+    finding.rule === 'sync-in-async'
+      ? toThreadRewriteActions(text, fileName, finding, options).map((a) => offered(a, { label: 'asyncio.to_thread', ...(a.rendered !== undefined ? { code: { language: 'python', text: a.rendered } } : {}) }))
+      : sqlalchemyRewriteActions(text, fileName, finding, options).map((a) => offered(a, a.rendered !== undefined ? { code: { language: 'python', text: a.rendered } } : {})),
   fixAll: (text, fileName, findings, options) => {
     const r = sqlalchemyFixAll(text, fileName, findings, options);
     return { edits: r.edits, applied: r.applied.length };
@@ -172,7 +187,7 @@ export class RewriteCache {
   }
 
   /** The finding's rewrites; a verified one whose result would not parse is turned into "not offered". */
-  actions(uri: string, version: number, provider: RewriteProvider<unknown>, options: unknown, text: string, fileName: string, f: Finding): OfferedRewrite[] {
+  actions(uri: string, version: number, provider: RewriteProvider<unknown>, options: unknown, text: string, fileName: string, f: Finding, findings: Finding[]): OfferedRewrite[] {
     const e = this.entry(uri, version, options);
     const key = findingKey(f);
     const known = e.actions.get(key);
@@ -181,7 +196,7 @@ export class RewriteCache {
       return known;
     }
     this.stats.computed++;
-    const out = provider.actions(text, fileName, f, options).map((a) => (a.verified ? checkParses(a, provider, text, fileName) : a));
+    const out = provider.actions(text, fileName, f, options, findings).map((a) => (a.verified ? checkParses(a, provider, text, fileName) : a));
     e.actions.set(key, out);
     return out;
   }
@@ -229,12 +244,13 @@ export function fixAllOutcome(text: string, fileName: string, provider: RewriteP
   let passes = 0;
   let singlePassEdits: TextEdit[] | undefined;
   for (let pass = 0; pass < maxPasses; pass++) {
-    const findings = fixableFindings(analyse(cur), provider);
+    const all = analyse(cur);
+    const findings = fixableFindings(all, provider);
     if (!findings.length) break;
     let next: string | undefined;
     let edits: TextEdit[] | undefined;
     let n = 0;
-    const batch = provider.fixAll(cur, fileName, findings, options);
+    const batch = provider.fixAll(cur, fileName, findings, options, all);
     if (batch.applied > 0) {
       try {
         const t = applyEdits(cur, batch.edits);
@@ -248,7 +264,7 @@ export function fixAllOutcome(text: string, fileName: string, provider: RewriteP
       }
       if (next === undefined) {
         for (const f of findings) {
-          const a = provider.actions(cur, fileName, f, options)[0];
+          const a = provider.actions(cur, fileName, f, options, all)[0];
           if (!a?.verified) continue;
           const single = checkParses(a, provider, cur, fileName);
           if (!single.verified) continue;
@@ -307,10 +323,10 @@ export function rewriteHover(slot: ProviderSlot | undefined, actions: OfferedRew
   if (preferred?.verified && preferred.sql !== undefined) {
     lines.push(`**Rewrite with ${target} available (verified).** ${target} produces the same statement:`, '', '```sql', preferred.sql, '```');
   } else if (preferred?.verified) {
-    lines.push(`**Rewrite in ${target} style available (verified: it reads back to the same query).**`);
+    lines.push(`**${preferred.title} available (verified).**`);
     if (preferred.code) lines.push('', '```' + preferred.code.language, preferred.code.text, '```');
   } else {
-    lines.push(`**No ${target} rewrite:** ${preferred?.reasonNotOffered ?? 'not verified'}`);
+    lines.push(`**No ${preferred?.label ?? target} rewrite:** ${preferred?.reasonNotOffered ?? 'not verified'}`);
   }
   for (const o of others) if (o.verified) lines.push('', `Also available: ${code(o.title)} (verified).`);
   return lines;

@@ -1,7 +1,7 @@
 /**
  * `sqlmigrate fix [dir] --target knex|sqlalchemy2 [--rule <id>] [--dry-run] [--format text|json]`:
  * applies every verified rewrite under dir (the same edits as the editor's "fix all"), file by
- * file: `knex` rewrites raw SQL in TS/JS files, `sqlalchemy2` rewrites SQLAlchemy 1.x
+ * file: `knex` rewrites hand-written pg transactions (first) and raw SQL in TS/JS files, `sqlalchemy2` rewrites SQLAlchemy 1.x
  * `session.query(...)` chains (rule session-legacy-query) in .py files to 2.0 `select()` style.
  *
  *   { "applied": [ { "file", "startLine", "rule", "target" } ], "skipped": [ { "file", "startLine", "reason" } ] }
@@ -21,7 +21,7 @@ import { analyzeText } from '../engine/analyze';
 import { DriverIndex } from '../engine/imports';
 import type { Finding } from '../engine/types';
 import { ConfigError, detectOptions, PathRules, type Config, type RewriteConfig } from '../engine/config';
-import { applyEdits, fixAll, type RewriteOptions } from '../engine/rewrite';
+import { applyEdits, fixAll, transactionFixAll, type RewriteOptions, type TextEdit } from '../engine/rewrite';
 import { applyTextEdits, pythonParses, sqlalchemyFixAll } from '../engine/rewrite/python';
 import { listFiles, loadConfig, readSourceFile, type SkippedFile } from '../engine/scan';
 import { loadSqlalchemyTemplates, loadTemplates } from './templates';
@@ -32,7 +32,7 @@ export interface FixIo {
 }
 
 export const FIX_USAGE = `  fix [dir]       Apply verified rewrites under dir (default: .)
-      --target knex                  raw SQL → Knex query-builder calls (TS/JS; rule raw-sql)
+      --target knex                  raw SQL → Knex query-builder calls, hand-written transactions → db.transaction() (TS/JS; rules raw-sql, manual-transaction)
       --target sqlalchemy2           session.query() chains → SQLAlchemy 2.0 select() (Python; rule session-legacy-query)
       --rule <id>                    only findings of this rule (the target's rule is the only one rewritten)
       --dry-run                      report what would change, write nothing
@@ -96,34 +96,59 @@ export async function fixTree(root: string, options: { dryRun: boolean; target?:
   const skippedFiles: SkippedFile[] = [];
   // Two passes, as the scan does: a `pool.query` in jobs.ts is pg only once pool.ts is read.
   const drivers = new DriverIndex();
-  const candidates: Array<{ entry: { rel: string; abs: string }; read: { text: string }; findings: Finding[] }> = [];
+  const kept = (rel: string, f: Finding) => !!f.exception || !!rules.exceptionFor(rel, f.rule);
+  const candidates: Array<{ entry: { rel: string; abs: string }; text: string; findings: Finding[] }> = [];
   for (const entry of listFiles(root, rules, skippedFiles)) {
     if (!/\.(ts|tsx|mts|cts|js|jsx|mjs|cjs)$/i.test(entry.rel)) continue;
     const read = readSourceFile(entry.abs, config.maxFileSize);
     if ('skip' in read) continue;
     const result = await analyzeText(read.text, entry.rel, detect);
     drivers.add(entry.rel, result.driverExports);
-    const findings = result.findings.filter((f) => f.rule === 'raw-sql' && !f.exception && !rules.exceptionFor(entry.rel, 'raw-sql'));
-    if (findings.length) candidates.push({ entry, read, findings });
+    if (result.findings.some((f) => (f.rule === 'raw-sql' || f.rule === 'manual-transaction') && !kept(entry.rel, f))) candidates.push({ entry, text: read.text, findings: result.findings });
   }
-  for (const { entry, read, findings: found } of candidates) {
-    const findings = found.map((f) => drivers.resolved(entry.rel, f));
-    const fix = fixAll(read.text, entry.rel, findings, opts);
-    for (const s of fix.skipped) report.skipped.push({ file: entry.rel, startLine: s.finding.range.start.line + 1, reason: s.reason });
-    if (!fix.applied.length) continue;
+  const skip = (rel: string, items: Array<{ finding: Finding }>, reason: string) => {
+    for (const a of items) report.skipped.push({ file: rel, startLine: a.finding.range.start.line + 1, reason });
+  };
+  /** The text with the edits, when they apply and the result parses; else the reason. */
+  const attempt = (text: string, rel: string, edits: TextEdit[]): { text: string } | { reason: string } => {
     let next: string;
     try {
-      next = applyEdits(read.text, fix.edits);
+      next = applyEdits(text, edits);
     } catch (e) {
-      for (const a of fix.applied) report.skipped.push({ file: entry.rel, startLine: a.finding.range.start.line + 1, reason: `edits could not be applied: ${(e as Error).message}` });
-      continue;
+      return { reason: `edits could not be applied: ${(e as Error).message}` };
     }
-    if (!parses(next, entry.rel)) {
-      for (const a of fix.applied) report.skipped.push({ file: entry.rel, startLine: a.finding.range.start.line + 1, reason: 'the rewritten file would not parse; nothing written' });
-      continue;
+    return parses(next, rel) ? { text: next } : { reason: 'the rewritten file would not parse; nothing written' };
+  };
+  for (const { entry, text: original, findings: first } of candidates) {
+    let text = original;
+    let all = first.map((f) => drivers.resolved(entry.rel, f));
+    // Hand-written transactions first: the statements inside them must not move to `db` on their own.
+    const transactions = all.filter((f) => f.rule === 'manual-transaction' && !kept(entry.rel, f));
+    if (transactions.length) {
+      const t = transactionFixAll(text, entry.rel, transactions, opts);
+      for (const x of t.skipped) report.skipped.push({ file: entry.rel, startLine: x.finding.range.start.line + 1, reason: x.reason });
+      if (t.applied.length) {
+        const r = attempt(text, entry.rel, t.edits);
+        if ('reason' in r) skip(entry.rel, t.applied, r.reason);
+        else {
+          for (const a of t.applied) report.applied.push({ file: entry.rel, startLine: a.finding.range.start.line + 1, rule: 'manual-transaction', target: a.target });
+          text = r.text;
+          all = (await analyzeText(text, entry.rel, detect)).findings.map((f) => drivers.resolved(entry.rel, f));
+        }
+      }
     }
-    if (!options.dryRun) writeAtomic(entry.abs, next);
-    for (const a of fix.applied) report.applied.push({ file: entry.rel, startLine: a.finding.range.start.line + 1, rule: 'raw-sql', target: a.target });
+    const statements = all.filter((f) => f.rule === 'raw-sql' && !kept(entry.rel, f));
+    const fix = fixAll(text, entry.rel, statements, opts, all);
+    for (const x of fix.skipped) report.skipped.push({ file: entry.rel, startLine: x.finding.range.start.line + 1, reason: x.reason });
+    if (fix.applied.length) {
+      const r = attempt(text, entry.rel, fix.edits);
+      if ('reason' in r) skip(entry.rel, fix.applied, r.reason);
+      else {
+        for (const a of fix.applied) report.applied.push({ file: entry.rel, startLine: a.finding.range.start.line + 1, rule: 'raw-sql', target: a.target });
+        text = r.text;
+      }
+    }
+    if (text !== original && !options.dryRun) writeAtomic(entry.abs, text);
   }
   const order = (a: { file: string; startLine: number }, b: { file: string; startLine: number }) => a.file.localeCompare(b.file) || a.startLine - b.startLine;
   report.applied.sort(order);

@@ -11,7 +11,7 @@ import * as assert from 'node:assert/strict';
 import * as ts from 'typescript';
 import { analyzeText } from '../../../server/src/engine/analyze';
 import type { DetectOptions, Finding } from '../../../server/src/engine/types';
-import { applyEdits, fixAll, rewriteActions, type RewriteOptions } from '../../../server/src/engine/rewrite';
+import { applyEdits, fixAll, rewriteActions, transactionFixAll, transactionRewriteActions, type RewriteOptions } from '../../../server/src/engine/rewrite';
 
 export const DETECT: DetectOptions = {
   defaultDialect: 'postgresql',
@@ -63,5 +63,47 @@ export async function checkNotApplicable(src: string, reason: string, fileName: 
     assert.equal(builder.verified, false, `a rewrite was offered for: ${f.sql?.text}`);
     assert.deepEqual(builder.edits, []);
     assert.ok(builder.reasonNotOffered?.includes(reason), `reason "${builder.reasonNotOffered}" does not mention "${reason}"`);
+  }
+}
+
+// ---- manual transactions → knex.transaction() (server/src/engine/rewrite/transaction.ts) ----
+
+export async function transactionFindings(text: string, fileName: string): Promise<Finding[]> {
+  const r = await analyzeText(text, fileName, DETECT);
+  return r.findings.filter((f) => f.rule === 'manual-transaction');
+}
+
+/** Applies every verified transaction rewrite; returns the new text and how many were applied. */
+export async function rewriteTransactions(before: string, fileName: string, options = OPTIONS): Promise<{ text: string; applied: number; skipped: string[] }> {
+  const fix = transactionFixAll(before, fileName, await transactionFindings(before, fileName), options);
+  return { text: applyEdits(before, fix.edits), applied: fix.applied.length, skipped: fix.skipped.map((s) => s.reason) };
+}
+
+/** Every manual transaction rewritten → after; after parses, and a rescan finds no manual transaction. */
+export async function checkTransaction(before: string, after: string, fileName: string, options = OPTIONS): Promise<void> {
+  const { text, applied, skipped } = await rewriteTransactions(before, fileName, options);
+  assert.deepEqual(skipped, [], 'every transaction of a fixture pair must be rewritten');
+  assert.equal(text, after);
+  assert.ok(applied > 0, 'no rewrite was applied');
+  assert.deepEqual(parseProblems(text, fileName), [], 'the rewritten file must parse');
+  assert.deepEqual(await transactionFindings(text, fileName), [], 'a rescan still finds a manual transaction');
+  for (const f of await transactionFindings(before, fileName)) {
+    const [action] = transactionRewriteActions(before, fileName, f, options);
+    assert.equal(action.verified, true);
+    assert.equal(action.preferred, true);
+    assert.equal(action.target, 'knex-transaction');
+    assert.equal(action.title, `Rewrite as ${options.knex?.instance ?? 'db'}.transaction()`);
+  }
+}
+
+/** No transaction rewrite offered for any manual transaction in src; the reason says why. */
+export async function checkTransactionNotApplicable(src: string, reason: string, fileName: string, options = OPTIONS): Promise<void> {
+  const findings = await transactionFindings(src, fileName);
+  assert.ok(findings.length > 0, 'the fixture holds no manual-transaction finding');
+  for (const f of findings) {
+    const [action] = transactionRewriteActions(src, fileName, f, options);
+    assert.equal(action.verified, false, `a rewrite was offered for the transaction at line ${f.range.start.line + 1}`);
+    assert.deepEqual(action.edits, []);
+    assert.ok(action.reasonNotOffered?.includes(reason), `reason "${action.reasonNotOffered}" does not mention "${reason}"`);
   }
 }

@@ -82,6 +82,24 @@ describe('rewrite: sqlmigrate fix --target knex', () => {
     });
   }
 
+  it('rewrites a hand-written transaction as a whole, never the statements inside it on their own', async () => {
+    const TX = path.join(__dirname, '..', '..', '..', '..', 'test', 'fixtures', 'rewrite', 'knex-transaction');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sqlmigrate-fix-tx-'));
+    fs.writeFileSync(path.join(dir, '.sqlmigrate.json'), JSON.stringify({ rewrite: { knex: { instance: 'db', import: './db' } } }));
+    fs.copyFileSync(path.join(TX, 'transfer.input.ts'), path.join(dir, 'transfer.ts'));
+    fs.copyFileSync(path.join(TX, 'na-savepoint.ts'), path.join(dir, 'savepoint.ts'));
+    const before = fs.readFileSync(path.join(dir, 'savepoint.ts'), 'utf8');
+    const { code, out } = await run([dir, '--target', 'knex', '--format', 'json']);
+    assert.equal(code, 0);
+    const report = JSON.parse(out) as { applied: Array<{ file: string; rule: string; target: string }>; skipped: Array<{ file: string; reason: string }> };
+    assert.deepEqual(report.applied.map((a) => [a.file, a.rule, a.target]), [['transfer.ts', 'manual-transaction', 'knex-transaction']]);
+    assert.equal(fs.readFileSync(path.join(dir, 'transfer.ts'), 'utf8'), fs.readFileSync(path.join(TX, 'transfer.output.ts'), 'utf8'));
+    // The transaction that is not rewritten keeps its statements as they are, with the reason.
+    assert.equal(fs.readFileSync(path.join(dir, 'savepoint.ts'), 'utf8'), before);
+    assert.ok(report.skipped.some((x) => x.file === 'savepoint.ts' && /inside the hand-written transaction/.test(x.reason)), out);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('--dry-run writes nothing and prints the same report', async () => {
     const dir = copyTree();
     const snapshot = fs.readFileSync(path.join(dir, 'pg', 'rows-first.input.ts'), 'utf8');

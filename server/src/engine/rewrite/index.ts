@@ -21,12 +21,14 @@ import { analyzeCall, planResult, rangeOf, type CallSite, type OriginalResult, t
 import { chainOf, withFirst } from './chain';
 import { planSql, placeholderKeys, type Plan, type SchemaMapping } from './plan';
 import { defaultTemplates, jsString, renderChain, renderImport, renderRaw, type Templates } from './render';
+import { enclosingManualTransaction } from './transaction';
 import { normaliseExprText, verifyChain, verifyRaw } from './verify';
 
 export type { TextEdit } from './callsite';
 export type { Templates } from './render';
 export type { SchemaMapping, TableMapping } from './plan';
 export { TEMPLATE_NAMES, defaultTemplates, defaultTemplateDir } from './render';
+export { enclosingManualTransaction, transactionRewriteActions, transactionFixAll, whyNoTransactionRewrite, type TransactionAction, type TransactionFixResult } from './transaction';
 
 export interface KnexTarget {
   /** The knex instance's name in code (default `db`). */
@@ -161,7 +163,7 @@ function moduleSpecifier(target: string, fileName: string, root: string | undefi
   return rel.replace(/\.(ts|tsx|js|mjs|cjs)$/, '');
 }
 
-function instanceInScope(sf: ts.SourceFile, fileName: string, instance: string, calleeRoot: string | undefined, options: RewriteOptions, templates: Templates): InstanceInfo {
+export function instanceInScope(sf: ts.SourceFile, fileName: string, instance: string, calleeRoot: string | undefined, options: RewriteOptions, templates: Templates): InstanceInfo {
   if (calleeRoot === instance) return { ok: false, reason: `\`${instance}\` is the database client this call goes through, not a knex instance; set rewrite.knex.instance` };
   let importedFrom: string | undefined;
   let declared = false;
@@ -241,7 +243,7 @@ function lineIndent(sf: ts.SourceFile, pos: number): { indent: string; column: n
   return { indent: /^[ \t]*/.exec(line)![0], column: lc.character };
 }
 
-function bindingsMap(site: CallSite): Map<string, string> {
+export function bindingsMap(site: CallSite): Map<string, string> {
   const m = new Map<string, string>();
   for (const [k, t] of site.params) {
     const n = normaliseExprText(t);
@@ -301,7 +303,7 @@ function builderAction(p: Prepared, finding: Finding, fileName: string, options:
 }
 
 /** The SQL with `:name` bindings, plus the bindings object text. */
-function namedBindings(sql: string, params: Map<string, string>, canonicalKey: (k: string) => string): { sql: string; bindings: string } | { reason: string } {
+export function namedBindings(sql: string, params: Map<string, string>, canonicalKey: (k: string) => string): { sql: string; bindings: string } | { reason: string } {
   const names = new Map<string, string>();
   const used = new Set<string>();
   for (const k of params.keys()) {
@@ -336,7 +338,7 @@ function namedBindings(sql: string, params: Map<string, string>, canonicalKey: (
   return { sql: out, bindings: entries.length ? `{ ${entries.join(', ')} }` : '' };
 }
 
-function sqlLiteralText(sql: string): string {
+export function sqlLiteralText(sql: string): string {
   if (sql.includes('\n') && !/[`\\]|\$\{/.test(sql)) return '`' + sql + '`';
   return jsString(sql);
 }
@@ -384,8 +386,26 @@ function sortEdits(edits: TextEdit[]): TextEdit[] {
  * `knex.raw` rewrite as a separate, clearly labelled action. Actions that are not offered
  * come back with `verified: false`, no edits, and `reasonNotOffered` for the hover.
  */
-export function rewriteActions(text: string, fileName: string, finding: Finding, options: RewriteOptions = {}): RewriteAction[] {
+/**
+ * Why a raw-sql finding must wait for its hand-written transaction (from `findings`, the file's
+ * findings), or undefined: a `db(...)` or `db.raw(...)` would run on another pooled connection,
+ * outside the transaction.
+ */
+export function insideTransactionReason(finding: Finding, findings: Finding[] | undefined, options: RewriteOptions = {}): string | undefined {
+  const t = findings && enclosingManualTransaction(finding, findings);
+  if (!t) return undefined;
+  const instance = options.knex?.instance ?? 'db';
+  return `it runs inside the hand-written transaction at line ${t.range.start.line + 1}: a Knex call would run on another pooled connection, outside it; rewrite the transaction first (Rewrite as ${instance}.transaction())`;
+}
+
+/**
+ * The rewrites of one raw-sql finding: the builder form (preferred) and `db.raw()`. `findings`
+ * (the file's findings) lets it refuse a statement inside a hand-written transaction.
+ */
+export function rewriteActions(text: string, fileName: string, finding: Finding, options: RewriteOptions = {}, findings?: Finding[]): RewriteAction[] {
   try {
+    const inside = insideTransactionReason(finding, findings, options);
+    if (inside) return [notOffered('Rewrite with Knex', 'knex', inside)];
     const p = prepare(text, fileName, finding, options);
     if ('reason' in p) return [notOffered('Rewrite with Knex', 'knex', p.reason)];
     const templates = options.templates ?? defaultTemplates();
@@ -430,12 +450,12 @@ function overlaps(a: Range, b: Range): boolean {
  * edits would overlap an earlier one is skipped with a reason; run again to pick it up). The
  * import, when needed, is added once.
  */
-export function fixAll(text: string, fileName: string, findings: Finding[], options: RewriteOptions = {}): FixAllResult {
+export function fixAll(text: string, fileName: string, findings: Finding[], options: RewriteOptions = {}, context: Finding[] = findings): FixAllResult {
   const out: FixAllResult = { edits: [], applied: [], skipped: [] };
   let importEdit: TextEdit | undefined;
   for (const f of findings) {
     if (f.rule !== 'raw-sql') continue;
-    const action = rewriteActions(text, fileName, f, options)[0];
+    const action = rewriteActions(text, fileName, f, options, context)[0];
     if (!action.verified) {
       out.skipped.push({ finding: f, reason: action.reasonNotOffered ?? 'not verified' });
       continue;

@@ -12,7 +12,7 @@
 import type { Arg, Chain, Step } from './chain';
 import { liquidFor, shippedTemplateDir, shippedTemplates } from './templateSet';
 
-export const TEMPLATE_NAMES = ['chain', 'select', 'insert', 'update', 'delete', 'raw', 'import-esm', 'import-cjs'] as const;
+export const TEMPLATE_NAMES = ['chain', 'select', 'insert', 'update', 'delete', 'raw', 'import-esm', 'import-cjs', 'transaction'] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 export type Templates = Record<TemplateName, string>;
 

@@ -7,7 +7,7 @@
 import { liquidFor, shippedTemplateDir, shippedTemplates } from '../templateSet';
 import { countForm, singleEntity, tailOf, type Plan } from './plan';
 
-export const SQLALCHEMY_TEMPLATE_NAMES = ['statement', 'execute', 'select', 'count', 'delete', 'update', 'get', 'import'] as const;
+export const SQLALCHEMY_TEMPLATE_NAMES = ['statement', 'execute', 'select', 'count', 'delete', 'update', 'get', 'import', 'to_thread'] as const;
 export type SqlalchemyTemplateName = (typeof SQLALCHEMY_TEMPLATE_NAMES)[number];
 export type SqlalchemyTemplates = Record<SqlalchemyTemplateName, string>;
 
