@@ -107,7 +107,27 @@ const COVERED_FAMILIES: Record<string, string> = {
   'Wrap in db.raw': 'wraps a pg call in db.raw() with its own quick fix; undo restores it',
   'Rewrite all verified statements in this file': 'rewrites every verified statement with "Rewrite all verified statements in this file"; undo restores them',
   'Rewrite in SQLAlchemy 2.0 style': 'rewrites a session.query() chain with the SQLAlchemy 2.0 quick fix; fix-all rewrites the rest; undo restores them',
+  'Rewrite as db.transaction': 'rewrites a hand-written transaction as db.transaction(), whose statements get no rewrite of their own; undo restores it',
+  'Run in a worker thread': 'moves a blocking call in async def to asyncio.to_thread with its quick fix; undo restores it',
 };
+
+/**
+ * Runs `body` on a file of its own (created with `text`), then empties it: VS Code keeps a closed
+ * document open in the extension host for a while and an open document counts from its buffer,
+ * so a deleted file would linger in the counts the other cases expect.
+ */
+async function withScratchFile(uri: vscode.Uri, text: string, body: (editor: vscode.TextEditor) => Promise<void>): Promise<void> {
+  await vscode.workspace.fs.writeFile(uri, Buffer.from(text));
+  try {
+    await body(await vscode.window.showTextDocument(uri));
+  } finally {
+    const doc = await vscode.workspace.openTextDocument(uri);
+    const empty = new vscode.WorkspaceEdit();
+    empty.replace(uri, new vscode.Range(0, 0, doc.lineCount, 0), uri.fsPath.endsWith('.py') ? '"""Moved to the repository."""\n' : '// Moved to the repository.\n');
+    await vscode.workspace.applyEdit(empty);
+    await doc.save();
+  }
+}
 
 /** The fix-all (source.fixAll) actions the suite covers, by title: anything else offered fails "fix-all … offered only with a case here". */
 const COVERED_FIX_ALL: Record<string, string> = {
@@ -491,9 +511,7 @@ describe('sqlmigrate in VS Code (packaged .vsix)', () => {
       '    return session.query(Job).order_by(Job.id.desc()).first()',
       '',
     ].join('\n');
-    await vscode.workspace.fs.writeFile(reports, Buffer.from(before));
-    try {
-      const editor = await vscode.window.showTextDocument(reports);
+    await withScratchFile(reports, before, async (editor) => {
       await poll('2 session-legacy-query diagnostics in reports.py', () => ours(reports).filter((d) => codeOf(d) === 'session-legacy-query').length === 2);
       const target = ours(reports).find((d) => d.range.start.line === 6)!;
       const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', reports, new vscode.Position(6, 20));
@@ -515,16 +533,70 @@ describe('sqlmigrate in VS Code (packaged .vsix)', () => {
       const after = editor.document.getText();
       assert.ok(after.includes(count) && after.includes(imports) && !after.includes('session.query('), after);
       await undoTo(editor, before);
-    } finally {
-      // Emptied rather than deleted: VS Code keeps a closed document open in the extension host for
-      // a while, and an open document counts from its buffer, so a deleted file would linger.
-      const doc = await vscode.workspace.openTextDocument(reports);
-      const empty = new vscode.WorkspaceEdit();
-      empty.replace(reports, new vscode.Range(0, 0, doc.lineCount, 0), '"""Reports: moved to the repository."""\n');
-      await vscode.workspace.applyEdit(empty);
-      await doc.save();
-    }
+    });
     await counts(5, 2, 'the counts once reports.py holds no query');
+  });
+
+  it('rewrites a hand-written transaction as db.transaction(), whose statements get no rewrite of their own; undo restores it', async () => {
+    const transfer = file('src/db/transfer.ts');
+    const before = [
+      "import { Pool } from 'pg';",
+      '',
+      'const pool = new Pool();',
+      '',
+      'export async function transfer(from: number, to: number, cents: number): Promise<void> {',
+      '  const client = await pool.connect();',
+      '  try {',
+      "    await client.query('BEGIN');",
+      "    await client.query('UPDATE accounts SET balance = balance - $1 WHERE id = $2', [cents, from]);",
+      "    await client.query('UPDATE accounts SET balance = balance + $1 WHERE id = $2', [cents, to]);",
+      "    await client.query('COMMIT');",
+      '  } catch (err) {',
+      "    await client.query('ROLLBACK');",
+      '    throw err;',
+      '  } finally {',
+      '    client.release();',
+      '  }',
+      '}',
+      '',
+    ].join('\n');
+    await withScratchFile(transfer, before, async (editor) => {
+      const tx = await poll('the manual-transaction diagnostic', () => ours(transfer).find((d) => codeOf(d) === 'manual-transaction'));
+      const inside = ours(transfer).filter((d) => codeOf(d) === 'raw-sql');
+      assert.equal(inside.length, 2);
+      for (const d of inside) {
+        const titles = (await codeActions(transfer, d.range)).map((a) => a.title);
+        assert.ok(!titles.some((t) => /^Rewrite with Knex|^Wrap in db\.raw/.test(t)), `a statement inside the transaction was offered: ${titles.join(', ')}`);
+      }
+      const fix = (await codeActions(transfer, tx.range)).find((a) => a.title.startsWith('Rewrite as db.transaction()'));
+      assert.ok(fix?.edit, 'offered, with its edit');
+      assert.equal(fix.isPreferred, true);
+      assert.ok(await vscode.workspace.applyEdit(fix.edit));
+      const after = editor.document.getText();
+      assert.ok(after.includes("import { db } from './knex';") && after.includes('await db.transaction(async (trx) => {') && after.includes('trx.raw('), after);
+      assert.ok(!/client\.query\('(BEGIN|COMMIT|ROLLBACK)'\)/.test(after) && !after.includes('client.release()'), after);
+      await poll('no manual transaction left', () => !ours(transfer).some((d) => codeOf(d) === 'manual-transaction'));
+      await undoTo(editor, before);
+      await poll('the manual transaction back after undo', () => ours(transfer).some((d) => codeOf(d) === 'manual-transaction'));
+    });
+    await counts(5, 2, 'the counts once transfer.ts holds no transaction');
+  });
+
+  it('moves a blocking call in async def to asyncio.to_thread with its quick fix; undo restores it', async () => {
+    const worker = file('app/api/worker.py');
+    const call = '    return db.execute(select(Job.name)).scalars().all()';
+    const before = ['from sqlalchemy import select', 'from sqlalchemy.orm import Session', '', 'from app.models import Job', '', '', 'async def names(db: Session):', call, ''].join('\n');
+    await withScratchFile(worker, before, async (editor) => {
+      const blocking = await poll('the sync-in-async diagnostic', () => ours(worker).find((d) => codeOf(d) === 'sync-in-async'));
+      const fix = (await codeActions(worker, blocking.range)).find((a) => a.title === 'Run in a worker thread (asyncio.to_thread)');
+      assert.ok(fix?.edit, 'offered, with its edit');
+      assert.ok(await vscode.workspace.applyEdit(fix.edit));
+      assert.equal(editor.document.getText(), `import asyncio\n\n${before.replace(call, '    return await asyncio.to_thread(lambda: db.execute(select(Job.name)).scalars().all())')}`);
+      await poll('the blocking call gone', () => !ours(worker).some((d) => codeOf(d) === 'sync-in-async'));
+      await undoTo(editor, before);
+      await poll('the blocking call back after undo', () => ours(worker).some((d) => codeOf(d) === 'sync-in-async'));
+    });
+    await counts(5, 2, 'the counts once worker.py holds no call');
   });
 
   // Quick-fix families. Every family the server offers (Knex and SQLAlchemy rewrites, keep, show)
