@@ -16,13 +16,16 @@
  * SQLAlchemy 1.4 (test/python). Not offered ⇒ a reason, never a guess.
  */
 import type { Node, Tree } from 'web-tree-sitter';
-import { loadedPython, loadPython, parseSafely } from '../../detect/python/parser';
+import { loadPython } from '../../detect/python/parser';
 import type { Finding, Range } from '../../types';
 import type { TextEdit } from '../callsite';
 import { bindingsOf, importEdit, NAME_ORDER } from './imports';
 import { isIterated, planKey, planLegacy, planModern, planStatementForm, type Plan } from './plan';
 import { defaultSqlalchemyTemplates, namesFor, renderPlan, type Layout, type SqlalchemyTemplates } from './render';
+import { applyTextEdits, cmp, overlaps, parse, pos, samePos, treeErrors } from './tree';
 import { rewriteVariable } from './variable';
+
+export { applyTextEdits } from './tree';
 
 export type { Plan } from './plan';
 export { SQLALCHEMY_TEMPLATE_NAMES, defaultSqlalchemyTemplateDir, defaultSqlalchemyTemplates, type SqlalchemyTemplates } from './render';
@@ -64,17 +67,6 @@ function findingReason(finding: Finding): string | undefined {
   return undefined;
 }
 
-function parse(text: string): Tree | { reason: string } {
-  if (!loadedPython()) return { reason: 'the Python parser is not loaded (initSqlalchemyRewrite() first)' };
-  const r = parseSafely(text);
-  if (!r.tree) return { reason: `the Python parser failed: ${r.error ?? 'no tree'}` };
-  return r.tree;
-}
-
-function samePos(p: { row: number; column: number }, q: Range['start']): boolean {
-  return p.row === q.line && p.column === q.character;
-}
-
 /** The call node the finding's range covers exactly. */
 function chainNode(tree: Tree, range: Range): Node | undefined {
   const start = { row: range.start.line, column: range.start.character };
@@ -109,23 +101,6 @@ function layoutOf(text: string, top: Node): Layout {
   return { multiline: top.startPosition.row !== top.endPosition.row, enclosed, outer, discarded: n.parent?.type === 'expression_statement', source: text };
 }
 
-/** Errors and missing nodes anywhere in the tree. */
-function treeErrors(tree: Tree): number {
-  if (!tree.rootNode.hasError) return 0;
-  let count = 0;
-  const stack: Node[] = [tree.rootNode];
-  while (stack.length) {
-    const n = stack.pop()!;
-    if (n.isError || n.isMissing) count++;
-    if (!n.hasError) continue;
-    for (let i = 0; i < n.childCount; i++) {
-      const c = n.child(i);
-      if (c) stack.push(c);
-    }
-  }
-  return Math.max(count, 1);
-}
-
 /** Parses the rendered expression on its own and reads it back into a plan. */
 function roundTrip(rendered: string, plan: Plan): string | undefined {
   const probe = parse(`__sqlmigrate__ = (\n${rendered}\n)\n`);
@@ -155,10 +130,6 @@ function probeParse(t: string): { root: Node; done: () => void; errors: boolean 
   const tree = parse(t);
   if ('reason' in tree) return tree;
   return { root: tree.rootNode, done: () => tree.delete(), errors: treeErrors(tree) > 0 };
-}
-
-function pos(p: { row: number; column: number }): Range['start'] {
-  return { line: p.row, character: p.column };
 }
 
 /**
@@ -296,14 +267,6 @@ export interface SqlalchemyFixAllResult {
   skipped: Array<{ finding: Finding; reason: string }>;
 }
 
-function cmp(a: Range['start'], b: Range['start']): number {
-  return a.line - b.line || a.character - b.character;
-}
-
-function overlaps(a: Range, b: Range): boolean {
-  return cmp(a.start, b.end) < 0 && cmp(b.start, a.end) < 0;
-}
-
 /**
  * Every verified rewrite in a file as one set of non-overlapping edits; a chain nested in
  * another rewritten chain is skipped with a reason (run again to pick it up). One import edit
@@ -395,18 +358,3 @@ export const fixAll = sqlalchemyFixAll;
 export const whyNoRewrite = whyNoSqlalchemyRewrite;
 export const applyEdits = applyTextEdits;
 
-/** Applies non-overlapping zero-based edits (UTF-16 columns, as tree-sitter and LSP count them). */
-export function applyTextEdits(text: string, edits: TextEdit[]): string {
-  const lineStarts = [0];
-  for (let i = 0; i < text.length; i++) if (text[i] === '\n') lineStarts.push(i + 1);
-  const off = (p: Range['start']) => Math.min((lineStarts[p.line] ?? text.length) + p.character, text.length);
-  const sorted = edits.map((e) => ({ s: off(e.range.start), e: off(e.range.end), t: e.newText })).sort((a, b) => b.s - a.s || b.e - a.e);
-  let out = text;
-  let lastStart = Infinity;
-  for (const x of sorted) {
-    if (x.e > lastStart) throw new Error('overlapping edits');
-    out = out.slice(0, x.s) + x.t + out.slice(x.e);
-    lastStart = x.s;
-  }
-  return out;
-}

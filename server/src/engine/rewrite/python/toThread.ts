@@ -44,12 +44,13 @@
  */
 import type { Node, Tree } from 'web-tree-sitter';
 import { analyzeTextSync } from '../../analyze';
-import { loadedPython, loadPython, parseSafely } from '../../detect/python/parser';
+import { loadPython } from '../../detect/python/parser';
 import type { DetectOptions, Finding, Range } from '../../types';
 import type { TextEdit } from '../callsite';
 import { liquidFor } from '../templateSet';
 import { bindingsOf as allBindingsOf } from './imports';
 import { defaultSqlalchemyTemplates, SQLALCHEMY_TEMPLATE_NAMES, type SqlalchemyTemplates } from './render';
+import { applyTextEdits as applyEdits, cmp, overlaps, parse, pos, samePos, treeErrors } from './tree';
 
 export const TO_THREAD_TITLE = 'Run in a worker thread (asyncio.to_thread)';
 
@@ -96,37 +97,6 @@ function findingReason(finding: Finding): string | undefined {
 
 function eolOf(text: string): string {
   return text.includes('\r\n') ? '\r\n' : '\n';
-}
-
-function parse(text: string): Tree | { reason: string } {
-  if (!loadedPython()) return { reason: 'the Python parser is not loaded (initToThreadRewrite() first)' };
-  const r = parseSafely(text);
-  if (!r.tree) return { reason: `the Python parser failed: ${r.error ?? 'no tree'}` };
-  return r.tree;
-}
-
-function treeErrors(tree: Tree): number {
-  if (!tree.rootNode.hasError) return 0;
-  let count = 0;
-  const stack: Node[] = [tree.rootNode];
-  while (stack.length) {
-    const n = stack.pop()!;
-    if (n.isError || n.isMissing) count++;
-    if (!n.hasError) continue;
-    for (let i = 0; i < n.childCount; i++) {
-      const c = n.child(i);
-      if (c) stack.push(c);
-    }
-  }
-  return Math.max(count, 1);
-}
-
-function pos(p: { row: number; column: number }): Range['start'] {
-  return { line: p.row, character: p.column };
-}
-
-function samePos(p: { row: number; column: number }, q: Range['start']): boolean {
-  return p.row === q.line && p.column === q.character;
 }
 
 /** The call node the finding's range covers exactly. */
@@ -838,36 +808,8 @@ function readBack(form: Form, site: Site, asyncio: string): string | undefined {
   }
 }
 
-function lineStarts(text: string): number[] {
-  const out = [0];
-  for (let i = 0; i < text.length; i++) if (text[i] === '\n') out.push(i + 1);
-  return out;
-}
-
-function applyEdits(text: string, edits: TextEdit[]): string {
-  const starts = lineStarts(text);
-  const off = (p: Range['start']) => Math.min((starts[p.line] ?? text.length) + p.character, text.length);
-  const sorted = edits.map((e) => ({ s: off(e.range.start), e: off(e.range.end), t: e.newText })).sort((a, b) => b.s - a.s || b.e - a.e);
-  let out = text;
-  let lastStart = Infinity;
-  for (const x of sorted) {
-    if (x.e > lastStart) throw new Error('overlapping edits');
-    out = out.slice(0, x.s) + x.t + out.slice(x.e);
-    lastStart = x.s;
-  }
-  return out;
-}
-
-function cmp(a: Range['start'], b: Range['start']): number {
-  return a.line - b.line || a.character - b.character;
-}
-
 function within(r: Range, outer: Range): boolean {
   return cmp(outer.start, r.start) <= 0 && cmp(r.end, outer.end) <= 0;
-}
-
-function overlaps(a: Range, b: Range): boolean {
-  return cmp(a.start, b.end) < 0 && cmp(b.start, a.end) < 0;
 }
 
 function findingKey(f: Finding): string {
