@@ -66,9 +66,20 @@ def session_state(session):
 
 def load(name, source):
     code = compile(source, name, "exec")
-    mod = types.ModuleType(name.replace(".", "_"))
+    mod = types.ModuleType(name.replace(".", "_").replace("-", "_"))
     exec(code, mod.__dict__)
     return mod
+
+
+def load_pair(pair, errors):
+    """Both modules of a pair ({"original": mod, "rewritten": mod}), or None with the errors recorded."""
+    mods = {}
+    for side in ("original", "rewritten"):
+        try:
+            mods[side] = load("%s.%s" % (pair["name"], side), pair[side])
+        except Exception as e:
+            errors.append({"name": pair["name"], "side": side, "error": "%s: %s" % (type(e).__name__, e)})
+    return mods if len(mods) == 2 else None
 
 
 def functions(mod):
@@ -127,13 +138,8 @@ def main():
     req = json.load(sys.stdin)
     out = {"sqlalchemy": sqlalchemy.__version__, "results": [], "errors": []}
     for pair in req["pairs"]:
-        mods = {}
-        for side in ("original", "rewritten"):
-            try:
-                mods[side] = load("%s.%s" % (pair["name"], side), pair[side])
-            except Exception as e:
-                out["errors"].append({"name": pair["name"], "side": side, "error": "%s: %s" % (type(e).__name__, e)})
-        if len(mods) != 2:
+        mods = load_pair(pair, out["errors"])
+        if mods is None:
             continue
         calls = getattr(mods["original"], "CALLS", {})
         for fn in functions(mods["original"]):

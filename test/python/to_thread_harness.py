@@ -36,7 +36,7 @@ from sqlalchemy import create_engine, event  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 import sqlm_models  # noqa: E402
-from harness import TABLES, norm, session_state  # noqa: E402
+from harness import TABLES, load_pair, norm, session_state  # noqa: E402
 from sqlm_models import Base  # noqa: E402
 
 SESSION_PARAMS = ("session", "db")
@@ -71,13 +71,6 @@ def sqlite3_shim(tracer):
 
     shim.connect = connect
     return shim
-
-
-def load(name, source):
-    code = compile(source, name, "exec")
-    mod = types.ModuleType(name.replace(".", "_").replace("-", "_"))
-    exec(code, mod.__dict__)
-    return mod
 
 
 def coroutines(mod):
@@ -145,13 +138,8 @@ def main():
     strict = bool(req.get("strict_sqlite"))
     out = {"sqlalchemy": sqlalchemy.__version__, "python": "%d.%d" % sys.version_info[:2], "results": [], "errors": []}
     for pair in req["pairs"]:
-        mods = {}
-        for side in ("original", "rewritten"):
-            try:
-                mods[side] = load("%s.%s" % (pair["name"], side), pair[side])
-            except Exception as e:
-                out["errors"].append({"name": pair["name"], "side": side, "error": "%s: %s" % (type(e).__name__, e)})
-        if len(mods) != 2:
+        mods = load_pair(pair, out["errors"])
+        if mods is None:
             continue
         calls = getattr(mods["original"], "CALLS", {})
         for fn in coroutines(mods["original"]):
