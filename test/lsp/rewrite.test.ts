@@ -74,6 +74,26 @@ function fixtureData(): { pairs: Pair[]; na: NotApplicable[] } {
   return { pairs: common.flatMap((g) => g.pairs), na: common.flatMap((g) => g.na) };
 }
 
+/**
+ * A fixture folder of `<case>.input.<ext>` → `<case>.output.<ext>` pairs and `na-<case>.<ext>` files
+ * whose first line says `<comment> not applicable: <reason>`; names get `prefix` (one workspace
+ * holds several folders).
+ */
+function fixtureFolder(dir: string, prefix: string): { pairs: Pair[]; na: NotApplicable[] } {
+  const files = fs.readdirSync(dir).sort();
+  const pairs = files
+    .map((f) => /^(.*)\.input\.(ts|js|py)$/.exec(f))
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => ({ name: `${prefix}${m[1]}.${m[2]}`, input: fs.readFileSync(path.join(dir, m[0]), 'utf8'), output: fs.readFileSync(path.join(dir, `${m[1]}.output.${m[2]}`), 'utf8') }));
+  const na = files
+    .filter((f) => /^na-.*\.(ts|js|py)$/.test(f))
+    .map((f) => {
+      const text = fs.readFileSync(path.join(dir, f), 'utf8');
+      return { name: `${prefix}${f}`, text, reason: /^(?:\/\/|#) not applicable: (.*)$/m.exec(text)![1].trim() };
+    });
+  return { pairs, na };
+}
+
 type Edit = { range: { start: { line: number; character: number }; end: { line: number; character: number } }; newText: string };
 
 /** Applies LSP text edits (any positions; non-overlapping) to a text. */
@@ -292,15 +312,7 @@ const TX_FIXTURES = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', '
 /** Hand-written transactions → db.transaction() through the server, with test/fixtures/rewrite/knex-transaction as data. */
 describe('language server: hand-written transactions (fixture pairs as data)', function () {
   this.timeout(120000);
-  const files = fs.readdirSync(TX_FIXTURES).sort();
-  const pairs = files
-    .map((f) => /^(.*)\.input\.(ts|js)$/.exec(f))
-    .filter((m): m is RegExpExecArray => !!m)
-    .map((m) => ({ name: `tx-${m[1]}.${m[2]}`, input: fs.readFileSync(path.join(TX_FIXTURES, m[0]), 'utf8'), output: fs.readFileSync(path.join(TX_FIXTURES, `${m[1]}.output.${m[2]}`), 'utf8') }));
-  const na = files.filter((f) => f.startsWith('na-')).map((f) => {
-    const text = fs.readFileSync(path.join(TX_FIXTURES, f), 'utf8');
-    return { name: `tx-${f}`, text, reason: /^\/\/ not applicable: (.*)$/m.exec(text)![1].trim() };
-  });
+  const { pairs, na } = fixtureFolder(TX_FIXTURES, 'tx-');
   let dir: string;
   let s: TestServer;
 
@@ -369,12 +381,7 @@ const THREAD_FIXTURES = path.join(__dirname, '..', '..', '..', 'test', 'fixtures
 /** Blocking calls in `async def` → asyncio.to_thread through the server, with test/fixtures/rewrite/to-thread as data. */
 describe('language server: sync-in-async quick fix (fixture pairs as data)', function () {
   this.timeout(120000);
-  const files = fs.readdirSync(THREAD_FIXTURES).sort();
-  const pairs = files.filter((f) => f.endsWith('.input.py')).map((f) => ({ name: `thread-${f.replace('.input.py', '.py')}`, input: fs.readFileSync(path.join(THREAD_FIXTURES, f), 'utf8'), output: fs.readFileSync(path.join(THREAD_FIXTURES, f.replace('.input.', '.output.')), 'utf8') }));
-  const na = files.filter((f) => /^na-.*\.py$/.test(f)).map((f) => {
-    const text = fs.readFileSync(path.join(THREAD_FIXTURES, f), 'utf8');
-    return { name: `thread-${f}`, text, reason: /^# not applicable: (.*)$/m.exec(text)![1].trim() };
-  });
+  const { pairs, na } = fixtureFolder(THREAD_FIXTURES, 'thread-');
   const TITLE = 'Run in a worker thread (asyncio.to_thread)';
   let dir: string;
   let s: TestServer;
@@ -471,12 +478,7 @@ const PY_FIXTURES = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', '
 /** SQLAlchemy 2.0 rewrites through the server, with the fixture pairs of test/fixtures/rewrite/sqlalchemy2 as data. */
 describe('language server: SQLAlchemy 2.0 rewrites (fixture pairs as data)', function () {
   this.timeout(120000);
-  const files = fs.readdirSync(PY_FIXTURES).sort();
-  const pairs = files.filter((f) => f.endsWith('.input.py')).map((f) => ({ name: f.replace('.input.py', '.py'), input: fs.readFileSync(path.join(PY_FIXTURES, f), 'utf8'), output: fs.readFileSync(path.join(PY_FIXTURES, f.replace('.input.', '.output.')), 'utf8') }));
-  const na = files.filter((f) => /^na-.*\.py$/.test(f)).map((f) => {
-    const text = fs.readFileSync(path.join(PY_FIXTURES, f), 'utf8');
-    return { name: f, text, reason: /^# not applicable: (.*)$/m.exec(text)![1].trim() };
-  });
+  const { pairs, na } = fixtureFolder(PY_FIXTURES, '');
   let dir: string;
   let s: TestServer;
 
