@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DETECT, OPTIONS, checkTransaction, checkTransactionNotApplicable, rewriteTransactions, transactionFindings } from './check';
 import { analyzeText } from '../../../server/src/engine/analyze';
-import { defaultTemplates, enclosingManualTransaction, transactionRewriteActions, whyNoTransactionRewrite } from '../../../server/src/engine/rewrite';
+import { defaultTemplates, enclosingManualTransaction, transactionRewriteActions } from '../../../server/src/engine/rewrite';
 import { beginConfig } from '../../../server/src/engine/rewrite/transaction';
 
 const DIR = path.join(__dirname, '..', '..', '..', '..', 'test', 'fixtures', 'rewrite', 'knex-transaction');
@@ -50,14 +50,14 @@ describe('rewrite: manual transaction → knex.transaction()', () => {
     const file = 'transfer.input.ts';
     const src = fs.readFileSync(path.join(DIR, file), 'utf8');
     const [f] = await transactionFindings(src, file);
-    assert.match(whyNoTransactionRewrite(src, file, f, { knex: { instance: 'db' } }) ?? '', /not in scope/);
+    assert.match(transactionRewriteActions(src, file, f, { knex: { instance: 'db' } })[0].reasonNotOffered ?? '', /not in scope/);
   });
 
   it('refuses findings of other rules', async () => {
     const file = 'transfer.input.ts';
     const src = fs.readFileSync(path.join(DIR, file), 'utf8');
     const [f] = await transactionFindings(src, file);
-    assert.match(whyNoTransactionRewrite(src, file, { ...f, rule: 'raw-sql' }, OPTIONS) ?? '', /only manual-transaction findings/);
+    assert.match(transactionRewriteActions(src, file, { ...f, rule: 'raw-sql' }, OPTIONS)[0].reasonNotOffered ?? '', /only manual-transaction findings/);
   });
 
   it('offers nothing when a (workspace) template renders something else', async () => {

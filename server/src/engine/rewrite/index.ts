@@ -6,7 +6,7 @@
  *     → [{ title: 'Rewrite with Knex', kind: 'quickfix', preferred: true, verified: true, edits: [...] },
  *        { title: 'Wrap in db.raw() (SQL kept, values bound by name)', verified: true, ... }]
  *   fixAll(text, fileName, findings, options)   → verified, non-overlapping edits for the file
- *   whyNoRewrite(finding, text?, fileName?, options?) → the hover's reason, or undefined
+ *   whyNoRewrite(finding, text?, fileName?, options?, findings?) → the hover's reason, or undefined
  *
  * Pipeline per finding: plan.ts (SQL → plan) → chain.ts (plan → builder calls) → render.ts
  * (templates → text) → verify.ts (interpret the text with Knex, compare SQL ASTs), with
@@ -28,7 +28,7 @@ export type { TextEdit } from './callsite';
 export type { Templates } from './render';
 export type { SchemaMapping, TableMapping } from './plan';
 export { TEMPLATE_NAMES, defaultTemplates, defaultTemplateDir } from './render';
-export { enclosingManualTransaction, transactionRewriteActions, transactionFixAll, whyNoTransactionRewrite, type TransactionAction, type TransactionFixResult } from './transaction';
+export { enclosingManualTransaction, transactionRewriteActions, transactionFixAll, type TransactionAction, type TransactionFixResult } from './transaction';
 
 export interface KnexTarget {
   /** The knex instance's name in code (default `db`). */
@@ -422,7 +422,7 @@ export function rewriteActions(text: string, fileName: string, finding: Finding,
 }
 
 /** Why the builder rewrite is not offered for this finding (undefined when it is). */
-export function whyNoRewrite(finding: Finding, text?: string, fileName?: string, options: RewriteOptions = {}): string | undefined {
+export function whyNoRewrite(finding: Finding, text?: string, fileName?: string, options: RewriteOptions = {}, findings?: Finding[]): string | undefined {
   const r = findingReason(finding);
   if (r) return r;
   if (text === undefined || fileName === undefined) {
@@ -431,7 +431,7 @@ export function whyNoRewrite(finding: Finding, text?: string, fileName?: string,
     const plan = planSql(finding.sql!.text, dialectOf(finding, options), options.schemaMapping);
     return plan.ok ? undefined : plan.reason;
   }
-  const a = rewriteActions(text, fileName, finding, options)[0];
+  const a = rewriteActions(text, fileName, finding, options, findings)[0];
   return a.verified ? undefined : a.reasonNotOffered;
 }
 

@@ -557,11 +557,6 @@ export function transactionRewriteActions(text: string, fileName: string, findin
 }
 
 /** Why the transaction rewrite is not offered (undefined when it is). */
-export function whyNoTransactionRewrite(text: string, fileName: string, finding: Finding, options: RewriteOptions = {}): string | undefined {
-  const a = transactionRewriteActions(text, fileName, finding, options)[0];
-  return a.verified ? undefined : a.reasonNotOffered;
-}
-
 function cmp(a: Range['start'], b: Range['start']): number {
   return a.line - b.line || a.character - b.character;
 }

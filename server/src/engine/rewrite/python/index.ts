@@ -29,7 +29,7 @@ export { applyTextEdits } from './tree';
 
 export type { Plan } from './plan';
 export { SQLALCHEMY_TEMPLATE_NAMES, defaultSqlalchemyTemplateDir, defaultSqlalchemyTemplates, type SqlalchemyTemplates } from './render';
-export { TO_THREAD_TITLE, initToThreadRewrite, toThreadFixAll, toThreadRewriteActions, whyNoToThread, type ToThreadAction, type ToThreadFixAllResult, type ToThreadOptions } from './toThread';
+export { TO_THREAD_TITLE, initToThreadRewrite, toThreadFixAll, toThreadRewriteActions, type ToThreadAction, type ToThreadFixAllResult, type ToThreadOptions } from './toThread';
 
 export const SQLALCHEMY_TITLE = 'Rewrite in SQLAlchemy 2.0 style';
 

@@ -6,7 +6,6 @@
  *   toThreadRewriteActions(text, 'app/routes.py', finding)
  *     → [{ title: 'Run in a worker thread (asyncio.to_thread)', verified: true, edits, target: 'to-thread' }]
  *   toThreadFixAll(text, fileName, findings)      → verified, non-overlapping edits (one import edit)
- *   whyNoToThread(finding, text, fileName)        → the hover's reason, or undefined
  *
  * What moves: one statement's expression, `x = E` / `return E` / `E`, where E is the blocking
  * call with the calls chained on its result (`db.query(Job).filter(…).first()`,
@@ -944,15 +943,6 @@ export function toThreadRewriteActions(text: string, fileName: string, finding: 
   } finally {
     tree.delete();
   }
-}
-
-/** Why the to_thread fix is not offered for this finding (undefined when it is). */
-export function whyNoToThread(finding: Finding, text?: string, fileName?: string, options: ToThreadOptions = {}): string | undefined {
-  const r = findingReason(finding);
-  if (r) return r;
-  if (text === undefined) return undefined;
-  const a = toThreadRewriteActions(text, fileName ?? 'file.py', finding, options)[0];
-  return a.verified ? undefined : a.reasonNotOffered;
 }
 
 export interface ToThreadFixAllResult {
