@@ -36,6 +36,11 @@ export interface RewriteConfig {
    * columns: { old: new }, values: { oldColumn: { oldValue: newValue } } }.
    */
   schemaMapping?: Record<string, { table?: string; columns?: Record<string, string>; values?: Record<string, Record<string, string | number>> }>;
+  /** Where repository rewrites put their files (engine/rewrite/repositoryTypes.ts, defaults there). */
+  repository?: {
+    typescript?: { dir?: string };
+    python?: { dir?: string; session?: string; sessionModule?: string; models?: string; modelStyle?: 'auto' | 'declarative' | 'sqlmodel' };
+  };
 }
 
 export interface Config {
@@ -97,6 +102,8 @@ export function parseConfig(text: string, file = CONFIG_FILE): Config {
   for (const x of (r.exceptions as ConfigException[] | undefined) ?? []) check(x.path);
   const knexImport = (r.rewrite as RewriteConfig | undefined)?.knex?.import;
   if (knexImport !== undefined) check(knexImport);
+  const repo = (r.rewrite as RewriteConfig | undefined)?.repository;
+  for (const p of [repo?.typescript?.dir, repo?.python?.dir, repo?.python?.models]) if (p !== undefined) check(p);
   if (globs.length) throw new ConfigError(file, globs.map((g) => `path "${g}" leaves the workspace; use a path relative to the workspace root`));
 
   return {
