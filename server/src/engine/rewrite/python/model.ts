@@ -183,9 +183,9 @@ function importEdits(tree: Tree, text: string, missing: ImportNeed[], engine: Re
     }
   }
   if (fresh.length) {
-    const lines = importLines(engine, fresh).filter(Boolean);
     let lastImport: Node | undefined;
     let docstring: Node | undefined;
+    const leading: Array<{ node: Node; module: string }> = [];
     for (let i = 0; i < root.namedChildCount; i++) {
       const st = root.namedChild(i);
       if (!st || st.type === 'comment') continue;
@@ -195,13 +195,29 @@ function importEdits(tree: Tree, text: string, missing: ImportNeed[], engine: Re
       }
       if (st.type === 'import_statement' || st.type === 'import_from_statement' || st.type === 'future_import_statement') {
         lastImport = st;
+        const module = st.type === 'import_statement' ? st.namedChild(0)?.text ?? '' : st.childForFieldName('module_name')?.text ?? '';
+        if (st.type !== 'future_import_statement') leading.push({ node: st, module });
         continue;
       }
       break;
     }
-    const after = lastImport ?? docstring;
-    if (after) edits.push({ at: after.endIndex, text: `\n${lastImport ? '' : '\n'}${lines.join('\n')}` });
-    else edits.push({ at: 0, text: `${lines.join('\n')}\n${text.trim() ? '\n' : ''}` });
+    const rootOf = (m: string) => m.split('.')[0];
+    // Each new line goes before the first leading import of its group that sorts after it (isort's order), else after the imports.
+    const before = new Map<number, string[]>();
+    const atEnd: string[] = [];
+    for (const m of sortedModules(fresh)) {
+      const lines = importLines(engine, fresh.filter((n) => n.module === m)).filter(Boolean);
+      const std = STDLIB.has(rootOf(m));
+      const next = leading.find((l) => STDLIB.has(rootOf(l.module)) === std && l.module > m && !l.module.startsWith('.'));
+      if (next) before.set(next.node.startIndex, [...(before.get(next.node.startIndex) ?? []), ...lines]);
+      else atEnd.push(...lines);
+    }
+    for (const [at, lines] of before) edits.push({ at, text: `${lines.join('\n')}\n` });
+    if (atEnd.length) {
+      const after = lastImport ?? docstring;
+      if (after) edits.push({ at: after.endIndex, text: `\n${lastImport ? '' : '\n'}${atEnd.join('\n')}` });
+      else edits.push({ at: 0, text: `${atEnd.join('\n')}\n${text.trim() ? '\n' : ''}` });
+    }
   }
   return edits;
 }

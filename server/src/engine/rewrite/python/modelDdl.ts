@@ -60,12 +60,16 @@ export interface DdlTable {
 const DIALECTS: Dialect[] = ['postgresql', 'mysql', 'sqlite'];
 let parser: Parser | undefined;
 
-/** The dialect the text most likely is, from words only one of them uses. */
-function guessDialect(sql: string): Dialect {
-  if (/\b(SERIAL|BIGSERIAL|SMALLSERIAL|TIMESTAMPTZ|JSONB|BYTEA|UUID)\b|::/i.test(sql)) return 'postgresql';
+/**
+ * The dialect a text is written for, from words only one of them uses; undefined when none shows.
+ * A script's statements share its dialect (a plain `CREATE TABLE counters (…)` in a PostgreSQL
+ * schema file is PostgreSQL: its INTEGER PRIMARY KEY is no rowid).
+ */
+function hintedDialect(sql: string): Dialect | undefined {
+  if (/\b(SERIAL|BIGSERIAL|SMALLSERIAL|SERIAL4|SERIAL8|TIMESTAMPTZ|JSONB|BYTEA|UUID|CITEXT|INET)\b|::|\bWITH(OUT)?\s+TIME\s+ZONE\b/i.test(sql)) return 'postgresql';
   if (/\bAUTO_INCREMENT\b|`|\bENGINE\s*=|\bUNSIGNED\b/i.test(sql)) return 'mysql';
-  if (/\bAUTOINCREMENT\b|\bWITHOUT\s+ROWID\b/i.test(sql)) return 'sqlite';
-  return 'sqlite';
+  if (/\bAUTOINCREMENT\b|\bWITHOUT\s+ROWID\b|\bsqlite3\b|\.executescript\b/i.test(sql)) return 'sqlite';
+  return undefined;
 }
 
 // --- text of one statement ---------------------------------------------------------------------
@@ -294,7 +298,8 @@ function tableFromAst(stmt: J, sql: string, dialect: Dialect, file: string, rang
   const options: Record<string, string> = {};
   for (const o of (stmt.table_options as Array<{ keyword?: string; value?: unknown }> | null | undefined) ?? []) {
     const key = String(o.keyword ?? '').toLowerCase().replace(/^default\s+/, '').replace(/\s+/g, ' ');
-    const value = typeof o.value === 'string' || typeof o.value === 'number' ? String(o.value) : undefined;
+    const raw = o.value && typeof o.value === 'object' ? (o.value as { value?: unknown }).value : o.value;
+    const value = typeof raw === 'string' || typeof raw === 'number' ? String(raw) : undefined;
     const known = key === 'engine' ? 'engine' : key === 'charset' || key === 'character set' ? 'charset' : key === 'collate' ? 'collate' : undefined;
     if (dialect === 'mysql' && known && value !== undefined && /^\w+$/.test(value)) options[known] = value;
     else problems.push(`the table option ${key.toUpperCase() || JSON.stringify(o).slice(0, 60)}`);
@@ -303,10 +308,10 @@ function tableFromAst(stmt: J, sql: string, dialect: Dialect, file: string, rang
 }
 
 /** One CREATE TABLE statement, every dialect tried (the guessed one first). */
-function readCreateTable(sql: string, file: string, range: Range): DdlTable | undefined {
+function readCreateTable(sql: string, file: string, range: Range, scriptDialect: Dialect | undefined): DdlTable | undefined {
   if (sql.length > 64 * 1024) return undefined;
   parser ??= new Parser();
-  const guess = guessDialect(sql);
+  const guess = hintedDialect(sql) ?? scriptDialect ?? 'sqlite';
   let firstError: string | undefined;
   for (const d of [guess, ...DIALECTS.filter((x) => x !== guess)]) {
     try {
@@ -349,8 +354,9 @@ const CREATE_TABLE = /^\s*(?:(?:--[^\n]*\n|\/\*[\s\S]*?\*\/)\s*)*CREATE\s+(?:(?:
  * The CREATE TABLE statements of a SQL script. `base` is the script's offset in the file, or
  * undefined when the script is not a verbatim slice of it (then `whole` is every statement's range).
  */
-function fromScript(script: string, file: string, lineStarts: number[], base: number | undefined, whole: Range): DdlTable[] {
+function fromScript(script: string, file: string, lineStarts: number[], base: number | undefined, whole: Range, fileDialect: Dialect | undefined): DdlTable[] {
   if (!/CREATE\s/i.test(script)) return [];
+  const scriptDialect = hintedDialect(script) ?? fileDialect;
   const out: DdlTable[] = [];
   const lexed = lexSql(script);
   let from = 0;
@@ -362,13 +368,30 @@ function fromScript(script: string, file: string, lineStarts: number[], base: nu
     const lead = raw.length - raw.replace(/^(?:\s+|--[^\n]*|\/\*[\s\S]*?\*\/)*/, '').length;
     const sql = raw.slice(lead).trim();
     const range = base === undefined ? whole : { start: positionAt(lineStarts, base + start + lead), end: positionAt(lineStarts, base + start + lead + sql.length) };
-    const t = readCreateTable(sql, file, range);
+    const t = readCreateTable(sql, file, range, scriptDialect);
     if (t) out.push(t);
   }
   return out;
 }
 
+/** The driver a Python file imports names its dialect. */
+function pythonDialect(text: string): Dialect | undefined {
+  if (/^\s*(import|from)\s+(psycopg2?|asyncpg|pg8000)\b/m.test(text) || /create_(async_)?engine\(\s*["']postgres/.test(text)) return 'postgresql';
+  if (/^\s*(import|from)\s+(pymysql|MySQLdb|mysql\.connector|aiomysql)\b/m.test(text) || /create_(async_)?engine\(\s*["']mysql/.test(text)) return 'mysql';
+  if (/^\s*(import|from)\s+(sqlite3|aiosqlite)\b/m.test(text) || /create_(async_)?engine\(\s*["']sqlite/.test(text)) return 'sqlite';
+  return undefined;
+}
+
+/** The driver a TS/JS file imports names its dialect. */
+function tsDialect(text: string): Dialect | undefined {
+  if (/from\s+['"](pg|postgres|pg-promise)['"]|require\(\s*['"](pg|postgres)['"]\s*\)|client:\s*['"](pg|postgres(ql)?)['"]/.test(text)) return 'postgresql';
+  if (/from\s+['"](mysql2?(\/promise)?)['"]|require\(\s*['"]mysql2?(\/promise)?['"]\s*\)|client:\s*['"]mysql2?['"]/.test(text)) return 'mysql';
+  if (/from\s+['"](better-sqlite3|sqlite3?)['"]|require\(\s*['"](better-sqlite3|sqlite3?)['"]\s*\)|client:\s*['"](better-sqlite3|sqlite3)['"]/.test(text)) return 'sqlite';
+  return undefined;
+}
+
 function fromPython(text: string, file: string, lineStarts: number[]): DdlTable[] {
+  const fileDialect = pythonDialect(text);
   const tree = parse(text);
   if ('reason' in tree) return [];
   try {
@@ -384,7 +407,7 @@ function fromPython(text: string, file: string, lineStarts: number[]): DdlTable[
         const script = s.pieces.map((p) => ('text' in p ? p.text : '')).join('');
         const verbatim = contents.length === 1 && contents[0].text === script;
         const whole = { start: { line: n.startPosition.row, character: n.startPosition.column }, end: { line: n.endPosition.row, character: n.endPosition.column } };
-        out.push(...fromScript(script, file, lineStarts, verbatim ? contents[0].startIndex : undefined, whole));
+        out.push(...fromScript(script, file, lineStarts, verbatim ? contents[0].startIndex : undefined, whole, fileDialect));
         continue;
       }
       for (let i = n.namedChildCount - 1; i >= 0; i--) {
@@ -399,6 +422,7 @@ function fromPython(text: string, file: string, lineStarts: number[]): DdlTable[
 }
 
 function fromTypeScript(text: string, file: string, lineStarts: number[]): DdlTable[] {
+  const fileDialect = tsDialect(text);
   const sf = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false, /\.tsx$|\.jsx$/.test(file) ? ts.ScriptKind.TSX : undefined);
   const out: DdlTable[] = [];
   const stack: ts.Node[] = [sf];
@@ -410,7 +434,7 @@ function fromTypeScript(text: string, file: string, lineStarts: number[]): DdlTa
         const start = n.getStart(sf);
         const rawInner = text.slice(start + 1, n.end - 1);
         const whole = { start: positionAt(lineStarts, start), end: positionAt(lineStarts, n.end) };
-        out.push(...fromScript(script, file, lineStarts, rawInner === script ? start + 1 : undefined, whole));
+        out.push(...fromScript(script, file, lineStarts, rawInner === script ? start + 1 : undefined, whole, fileDialect));
       }
       continue;
     }
@@ -429,7 +453,7 @@ export function createTablesIn(text: string, file: string): DdlTable[] {
     if (!/create\s/i.test(text)) return [];
     const lineStarts = lineStartsOf(text);
     const whole = { start: { line: 0, character: 0 }, end: positionAt(lineStarts, text.length) };
-    if (/\.sql$/i.test(file)) return fromScript(text, file, lineStarts, 0, whole);
+    if (/\.sql$/i.test(file)) return fromScript(text, file, lineStarts, 0, whole, undefined);
     if (/\.pyi?$/i.test(file)) return fromPython(text, file, lineStarts);
     if (/\.(c|m)?(t|j)sx?$/i.test(file)) return fromTypeScript(text, file, lineStarts);
     return [];
