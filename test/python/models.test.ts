@@ -1,0 +1,197 @@
+/**
+ * Generated models proven by execution (test/fixtures/rewrite/models-py, test/python/models_harness.py)
+ * under Debian's python3 with SQLAlchemy 1.4:
+ *
+ * - SQLite fixtures: the original DDL creates one database, the generated models file's
+ *   `metadata.create_all()` another; columns (name, type affinity, not null, default, key),
+ *   foreign keys, UNIQUE constraints and AUTOINCREMENT must be equal, and a sample row inserted
+ *   through the mapped class into the DDL-created database reads back through the class as written
+ *   and lands as the same raw row as in the model-created one.
+ * - PostgreSQL / MySQL fixtures: SQLAlchemy compiles each class's CREATE TABLE for the dialect;
+ *   read back with createTablesIn it must equal the original statement (types up to synonyms).
+ * - SQLModel fixtures: SQLModel is not installable here; their files are compiled by python3
+ *   (and parsed and read back by the unit tier), not executed.
+ */
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createTablesIn, initModelGeneration, type DdlColumn, type DdlTable } from '../../server/src/engine/rewrite/python/model';
+import { generateAll, MODELS_FIXTURES, modelCases, styleOf, type Generated, type ModelSource } from '../unit/rewrite-python/modelCheck';
+import { compileErrors, HARNESS_DIR, PYTHON } from './run';
+
+interface HarnessCase {
+  name: string;
+  models: string;
+  ddl: string[];
+  tables: Array<{ table: string; className: string }>;
+  dialect: string;
+}
+
+interface Side<T> {
+  ddl: T;
+  model: T;
+}
+
+interface SqliteResult {
+  name: string;
+  table: string;
+  columns: Side<Array<{ name: string; affinity: string; notnull: boolean; default: string | null; pk: number }>>;
+  foreignKeys: Side<unknown[]>;
+  unique: Side<unknown[]>;
+  autoincrement: Side<boolean>;
+  written: Record<string, unknown>;
+  read_ddl: Record<string, unknown>;
+  read_model: Record<string, unknown>;
+  raw_ddl: unknown[];
+  raw_model: unknown[];
+}
+
+interface CompiledResult {
+  name: string;
+  table: string;
+  compiled: string;
+}
+
+interface Output {
+  sqlalchemy: string;
+  results: Array<SqliteResult | CompiledResult>;
+  errors: Array<{ name: string; error: string }>;
+}
+
+function runModelsHarness(cases: HarnessCase[]): Output {
+  if (!fs.existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: apt-get install python3 python3-sqlalchemy`);
+  const r = spawnSync(PYTHON, [path.join(HARNESS_DIR, 'models_harness.py')], { input: JSON.stringify({ cases }), encoding: 'utf8', cwd: HARNESS_DIR, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`models_harness.py exited ${r.status}: ${r.stderr.slice(-2000)}`);
+  const out = JSON.parse(r.stdout) as Output;
+  if (!/^1\.4\./.test(out.sqlalchemy)) throw new Error(`expected SQLAlchemy 1.4 (Debian's python3-sqlalchemy), found ${out.sqlalchemy}`);
+  return out;
+}
+
+function harnessCase(src: ModelSource, g: Generated, models = g.text!): HarnessCase {
+  const dialects = [...new Set(g.tables.map((t) => t.dialect))];
+  assert.equal(dialects.length, 1, `${src.name}: one dialect per fixture (${dialects.join(', ')})`);
+  return { name: src.name, models, ddl: g.tables.map((t) => t.sql), tables: g.models.map((m) => ({ table: m.table, className: m.className })), dialect: dialects[0] };
+}
+
+/** A type up to the synonyms a dialect prints for it. */
+function canonicalType(t: string, dialect: string): string {
+  let s = t.toUpperCase().replace(/\s+/g, ' ').replace(/\s*\(\s*/g, '(').replace(/\s*,\s*/g, ',').replace(/\s*\)/g, ')').trim();
+  const syn: Array<[RegExp, string]> = [
+    [/^TIMESTAMPTZ$/, 'TIMESTAMP WITH TIME ZONE'], [/^TIMESTAMP WITHOUT TIME ZONE$/, 'TIMESTAMP'],
+    [/^(DOUBLE PRECISION|DOUBLE|FLOAT8|FLOAT\(53\))$/, 'DOUBLE'], [/^(INT|INT4)$/, 'INTEGER'], [/^INT8$/, 'BIGINT'],
+    [/^CHARACTER VARYING/, 'VARCHAR'], [/^BOOL$/, 'BOOLEAN'], [/^DECIMAL/, 'NUMERIC'],
+  ];
+  for (const [re, to] of syn) s = s.replace(re, to);
+  if (dialect === 'mysql') s = s.replace(/^(INT|INTEGER|BIGINT|SMALLINT)\(\d+\)$/, (_m, n: string) => (n === 'INT' ? 'INTEGER' : n));
+  return s;
+}
+
+function comparable(t: DdlTable): unknown {
+  return {
+    table: t.table,
+    schema: t.schema,
+    primaryKey: t.primaryKey,
+    options: Object.fromEntries(Object.entries(t.options).map(([k, v]) => [k, v.toLowerCase()])),
+    problems: t.problems,
+    columns: t.columns.map((c: DdlColumn) => ({
+      name: c.name,
+      type: canonicalType(c.sqlType, t.dialect),
+      nullable: c.nullable,
+      unique: c.unique,
+      default: c.default,
+      foreignKey: c.foreignKey,
+      autoIncrement: c.autoIncrement || /SERIAL/i.test(c.sqlType),
+    })),
+  };
+}
+
+describe('python: generated models create and read what the DDL creates', function () {
+  this.timeout(300_000);
+  const { pairs } = modelCases();
+  const generated = new Map<string, Generated>();
+  let output: Output | undefined;
+  const executed: HarnessCase[] = [];
+
+  before(async () => {
+    await initModelGeneration();
+    for (const src of pairs) generated.set(src.name, await generateAll(src));
+    for (const src of pairs) {
+      const g = generated.get(src.name)!;
+      if (styleOf(src) === 'declarative' && g.text) executed.push(harnessCase(src, g));
+    }
+    output = runModelsHarness(executed);
+  });
+
+  it('every generated models file equals its fixture and compiles with python3', () => {
+    for (const src of pairs) assert.equal(generated.get(src.name)!.text, fs.readFileSync(path.join(MODELS_FIXTURES, `${src.name}.models.py`), 'utf8'), src.name);
+    const files = fs.readdirSync(MODELS_FIXTURES).filter((f) => f.endsWith('.py') && !f.startsWith('na-broken'));
+    assert.deepEqual(compileErrors(files.map((f) => ({ name: f, text: fs.readFileSync(path.join(MODELS_FIXTURES, f), 'utf8') }))), []);
+  });
+
+  it('runs every declarative fixture (SQLModel ones are compiled only: SQLModel is not installable here)', () => {
+    assert.deepEqual(output!.errors, []);
+    const declarative = pairs.filter((p) => styleOf(p) === 'declarative').map((p) => p.name).sort();
+    assert.deepEqual(executed.map((c) => c.name).sort(), declarative);
+    assert.ok(executed.filter((c) => c.dialect === 'sqlite').length >= 8);
+    assert.ok(executed.some((c) => c.dialect === 'postgresql') && executed.some((c) => c.dialect === 'mysql'));
+  });
+
+  for (const src of pairs) {
+    if (styleOf(src) !== 'declarative') continue;
+    it(`${src.name}: the model's table is the DDL's table`, () => {
+      const g = generated.get(src.name)!;
+      const results = output!.results.filter((r) => r.name === src.name);
+      assert.equal(results.length, g.models.length, 'one result per generated table');
+      for (const r of results) {
+        if ('compiled' in r) {
+          const original = g.tables.find((t) => t.table === r.table)!;
+          const [back] = createTablesIn(r.compiled, 'compiled.sql');
+          assert.ok(back, `the compiled DDL has no CREATE TABLE: ${r.compiled}`);
+          assert.deepEqual(comparable({ ...back, dialect: original.dialect }), comparable(original), `${r.table}: compiled as\n${r.compiled}`);
+          continue;
+        }
+        assert.deepEqual(r.columns.model, r.columns.ddl, `${r.table}: PRAGMA table_info`);
+        assert.deepEqual(r.foreignKeys.model, r.foreignKeys.ddl, `${r.table}: foreign keys`);
+        assert.deepEqual(r.unique.model, r.unique.ddl, `${r.table}: UNIQUE constraints`);
+        assert.equal(r.autoincrement.model, r.autoincrement.ddl, `${r.table}: AUTOINCREMENT`);
+        for (const [k, v] of Object.entries(r.written)) assert.deepEqual(r.read_ddl[k], v, `${r.table}.${k} reads back through the class as written`);
+        assert.deepEqual(r.read_ddl, r.read_model, `${r.table}: the same object from both databases`);
+        assert.deepEqual(r.raw_ddl, r.raw_model, `${r.table}: the same raw row in both databases`);
+        assert.equal(r.raw_ddl.length, 1);
+      }
+    });
+  }
+
+  it('the comparison can fail: a model that loses NOT NULL, a default or a key is caught', () => {
+    const src = pairs.find((p) => p.name === 'sqlite-basic')!;
+    const g = generated.get(src.name)!;
+    const mutations: Array<[string, string]> = [
+      ['name = Column(Text, nullable=False)', 'name = Column(Text)'],
+      ['server_default=text("0")', 'server_default=text("1")'],
+      ['code = Column(CHAR(8), unique=True)', 'code = Column(CHAR(8))'],
+      ['priority = Column(REAL)', 'priority = Column(Text)'],
+    ];
+    const cases = mutations.map(([from, to], i) => {
+      assert.ok(g.text!.includes(from), from);
+      return harnessCase({ ...src, name: `mutant-${i}` }, g, g.text!.replace(from, to));
+    });
+    const out = runModelsHarness(cases);
+    assert.deepEqual(out.errors, []);
+    for (const r of out.results as SqliteResult[]) {
+      const same = JSON.stringify([r.columns.ddl, r.unique.ddl, r.raw_ddl]) === JSON.stringify([r.columns.model, r.unique.model, r.raw_model]);
+      assert.equal(same, false, `${r.name}: the difference went unnoticed`);
+    }
+  });
+
+  it('the comparison can fail: a compiled PostgreSQL table that differs is caught', () => {
+    const src = pairs.find((p) => p.name === 'postgres')!;
+    const g = generated.get(src.name)!;
+    const mutant = harnessCase({ ...src, name: 'pg-mutant' }, g, g.text!.replace('name = Column(String(200), nullable=False, unique=True)', 'name = Column(String(100), nullable=False, unique=True)'));
+    const out = runModelsHarness([mutant]);
+    const r = out.results.find((x) => x.table === 'jobs') as CompiledResult;
+    const [back] = createTablesIn(r.compiled, 'compiled.sql');
+    assert.notDeepEqual(comparable({ ...back, dialect: 'postgresql' }), comparable(g.tables[0]));
+  });
+});
