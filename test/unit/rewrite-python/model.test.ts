@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  classNameFor, createTablesIn, defaultModelTemplates, generateModel, initModelGeneration, MODEL_TEMPLATE_NAMES, modelsInPython, usesSqlModel, type ModelTemplates,
+  classNameFor, createTablesFor, createTablesIn, modelsForTable, resolveModel, defaultModelTemplates, generateModel, initModelGeneration, MODEL_TEMPLATE_NAMES, modelsInPython, usesSqlModel, type ModelTemplates,
 } from '../../../server/src/engine/rewrite/python/model';
 import { checkModels, checkModelsNotApplicable, generateAll, MODELS_FILE, MODELS_FIXTURES, modelCases } from './modelCheck';
 
@@ -196,5 +196,87 @@ describe('models: planning and generation', () => {
     }
     const r = generateModel(t, { modelsFile: MODELS_FILE, modelsFileText: '\u0000(((', style: 'declarative' });
     assert.ok('reason' in r);
+  });
+});
+
+describe('models: merging into a models file', () => {
+  before(() => initModelGeneration());
+  const [jobs] = createTablesIn('CREATE TABLE jobs (id INTEGER PRIMARY KEY, name TEXT NOT NULL)', 'x.sql');
+  const gen = (existing: string) => {
+    const r = generateModel(jobs, { modelsFile: MODELS_FILE, modelsFileText: existing, style: 'declarative' });
+    if ('reason' in r) throw new Error(r.reason);
+    return r.change.after;
+  };
+
+  it('a Base imported from elsewhere is the base; nothing is declared again', () => {
+    const after = gen('from app.db import Base\n');
+    assert.match(after, /^from app\.db import Base\nfrom sqlalchemy import Column, Integer, Text\n\n\nclass Job\(Base\):/);
+    assert.doesNotMatch(after, /declarative_base/);
+  });
+
+  it('a 2.0 DeclarativeBase subclass is the base (the generated Column style runs on both)', () => {
+    assert.match(gen('from sqlalchemy.orm import DeclarativeBase\n\n\nclass Base(DeclarativeBase):\n    pass\n'), /class Job\(Base\):/);
+  });
+
+  it('names already imported from sqlalchemy submodules are reused', () => {
+    const after = gen('from sqlalchemy.schema import Column\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n');
+    assert.match(after, /^from sqlalchemy import Integer, Text\nfrom sqlalchemy\.schema import Column\n/);
+  });
+
+  it('a CRLF file stays CRLF; leading comments stay first', () => {
+    const crlf = gen('from sqlalchemy import Column\r\nfrom sqlalchemy.orm import declarative_base\r\nBase = declarative_base()\r\n');
+    assert.doesNotMatch(crlf.replace(/\r\n/g, ''), /[\r\n]/);
+    assert.match(gen('#!/usr/bin/env python3\n# Models.\n'), /^#!\/usr\/bin\/env python3\n# Models\.\n\nfrom sqlalchemy import/);
+  });
+
+  it('the same table twice in a file: the second is refused as already mapped', async () => {
+    const g = await generateAll({ name: 'twice', file: 'twice.sql', text: 'CREATE TABLE jobs (id INTEGER PRIMARY KEY);\nCREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY);' });
+    assert.equal(g.models.length, 1);
+    assert.deepEqual(g.reasons, [`${MODELS_FILE} already maps jobs (class Job)`]);
+  });
+});
+
+describe('models: resolveModel (existing class, else generated from the workspace DDL)', () => {
+  before(() => initModelGeneration());
+  const schema = { file: 'db/schema.sql', text: 'CREATE TABLE jobs (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\nCREATE TABLE runs (id INTEGER PRIMARY KEY);\n' };
+  const mapped = { file: 'app/orm.py', text: 'from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base\nBase = declarative_base()\n\n\nclass Run(Base):\n    __tablename__ = "runs"\n    id = Column(Integer, primary_key=True)\n' };
+
+  it('an existing class is used as it is, found by __tablename__ in any file', () => {
+    const r = resolveModel('runs', [schema, mapped], { modelsFile: 'app/models.py', modelStyle: 'auto' });
+    assert.ok(!('reason' in r));
+    assert.equal(r.change, undefined);
+    assert.deepEqual([r.model.className, r.model.file, r.model.module], ['Run', 'app/orm.py', 'app.orm']);
+    assert.equal(modelsForTable('RUNS', [mapped]).length, 1);
+  });
+
+  it('no class: generated from the CREATE TABLE into the configured models file', () => {
+    const r = resolveModel('jobs', [schema, mapped], { modelsFile: 'app/models.py', modelStyle: 'auto' });
+    assert.ok(!('reason' in r), 'reason' in r ? r.reason : '');
+    assert.equal(r.change?.file, 'app/models.py');
+    assert.equal(r.change?.before, undefined);
+    assert.equal(r.generatedFrom?.file, 'db/schema.sql');
+    assert.deepEqual(modelsInPython(r.change!.after, 'app/models.py'), [r.model]);
+  });
+
+  it('auto style: SQLModel when the project imports sqlmodel; an existing models file is added to', () => {
+    const models = { file: 'app/models.py', text: 'from sqlmodel import Field, SQLModel\n' };
+    const r = resolveModel('jobs', [schema, models], { modelsFile: 'app/models.py', modelStyle: 'auto' });
+    assert.ok(!('reason' in r), 'reason' in r ? r.reason : '');
+    assert.equal(r.model.style, 'sqlmodel');
+    assert.equal(r.change?.before, models.text);
+  });
+
+  it('no class and no DDL, or two different definitions: the reason', () => {
+    const none = resolveModel('users', [schema], { modelsFile: 'app/models.py', modelStyle: 'auto' });
+    assert.ok('reason' in none && /no mapped class .* and no CREATE TABLE for users/.test(none.reason));
+    const other = { file: 'legacy.py', text: 'import sqlite3\nS = "CREATE TABLE jobs (id INTEGER PRIMARY KEY, title TEXT)"\n' };
+    assert.equal(createTablesFor('jobs', [schema, other]).length, 2);
+    const two = resolveModel('jobs', [schema, other], { modelsFile: 'app/models.py', modelStyle: 'auto' });
+    assert.ok('reason' in two && /appears 2 times with different definitions \(db\/schema\.sql, legacy\.py\)/.test(two.reason), JSON.stringify(two));
+  });
+
+  it('a table that cannot be generated says why, naming the DDL file', () => {
+    const r = resolveModel('t', [{ file: 'x.sql', text: 'CREATE TABLE t (id INTEGER PRIMARY KEY, tags TEXT[])' }], { modelsFile: 'm.py', modelStyle: 'declarative' });
+    assert.ok('reason' in r && r.reason.startsWith('Generate model from CREATE TABLE (x.sql): column t.tags is an array'), JSON.stringify(r));
   });
 });

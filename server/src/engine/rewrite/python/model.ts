@@ -26,9 +26,9 @@ import { loadPython } from '../../detect/python/parser';
 import { liquidFor, shippedTemplateDir, shippedTemplates } from '../templateSet';
 import { pythonModuleOf, type FileChange, type PythonModel } from '../repositoryTypes';
 import { bindingsOf } from './imports';
-import type { DdlTable } from './modelDdl';
+import { createTablesIn, type DdlTable } from './modelDdl';
 import { dedupe, planModel, type ImportNeed, type ModelPlan } from './modelPlan';
-import { readMappedClassesOf, type ReadClass } from './modelRead';
+import { modelsInPython, readMappedClassesOf, type ReadClass } from './modelRead';
 import { parse, treeErrors } from './tree';
 
 export { createTablesIn, type DdlColumn, type DdlTable } from './modelDdl';
@@ -185,17 +185,24 @@ function importEdits(tree: Tree, text: string, missing: ImportNeed[], engine: Re
   if (fresh.length) {
     let lastImport: Node | undefined;
     let docstring: Node | undefined;
+    let headComment: Node | undefined;
     const leading: Array<{ node: Node; module: string }> = [];
     for (let i = 0; i < root.namedChildCount; i++) {
       const st = root.namedChild(i);
-      if (!st || st.type === 'comment') continue;
+      if (!st) continue;
+      if (st.type === 'comment') {
+        // The comment lines the file starts with (shebang, licence) stay first.
+        if (!lastImport && !docstring && (i === 0 || headComment) && st.startPosition.row === (headComment ? headComment.endPosition.row + 1 : 0)) headComment = st;
+        continue;
+      }
       if (i === 0 && st.type === 'expression_statement' && st.namedChild(0)?.type === 'string') {
         docstring = st;
         continue;
       }
       if (st.type === 'import_statement' || st.type === 'import_from_statement' || st.type === 'future_import_statement') {
         lastImport = st;
-        const module = st.type === 'import_statement' ? st.namedChild(0)?.text ?? '' : st.childForFieldName('module_name')?.text ?? '';
+        const first = st.namedChild(0);
+        const module = st.type === 'import_statement' ? (first?.type === 'aliased_import' ? first.childForFieldName('name')?.text : first?.text) ?? '' : st.childForFieldName('module_name')?.text ?? '';
         if (st.type !== 'future_import_statement') leading.push({ node: st, module });
         continue;
       }
@@ -208,13 +215,13 @@ function importEdits(tree: Tree, text: string, missing: ImportNeed[], engine: Re
     for (const m of sortedModules(fresh)) {
       const lines = importLines(engine, fresh.filter((n) => n.module === m)).filter(Boolean);
       const std = STDLIB.has(rootOf(m));
-      const next = leading.find((l) => STDLIB.has(rootOf(l.module)) === std && l.module > m && !l.module.startsWith('.'));
+      const next = leading.find((l) => STDLIB.has(rootOf(l.module)) === std && l.module > m && !l.module.startsWith('.')) ?? (std ? leading.find((l) => !STDLIB.has(rootOf(l.module))) : undefined);
       if (next) before.set(next.node.startIndex, [...(before.get(next.node.startIndex) ?? []), ...lines]);
       else atEnd.push(...lines);
     }
     for (const [at, lines] of before) edits.push({ at, text: `${lines.join('\n')}\n` });
     if (atEnd.length) {
-      const after = lastImport ?? docstring;
+      const after = lastImport ?? docstring ?? headComment;
       if (after) edits.push({ at: after.endIndex, text: `\n${lastImport ? '' : '\n'}${atEnd.join('\n')}` });
       else edits.push({ at: 0, text: `${atEnd.join('\n')}\n${text.trim() ? '\n' : ''}` });
     }
@@ -278,6 +285,12 @@ function readBackMatches(r: ReadClass, plan: ModelPlan, base: string): string | 
 /** The model for a table, rendered and merged into the models file and verified, or why it is not offered. Never throws. */
 export function generateModel(table: DdlTable, options: GenerateModelOptions): { model: PythonModel; change: FileChange } | { reason: string } {
   try {
+    const text = options.modelsFileText;
+    // A CRLF file is edited as LF and written back with its own line ends.
+    if (text !== undefined && text.includes('\r\n') && !/\r(?!\n)|(?<!\r)\n/.test(text)) {
+      const r = generate(table, { ...options, modelsFileText: text.replace(/\r\n/g, '\n') });
+      return 'reason' in r ? r : { model: r.model, change: { file: r.change.file, before: text, after: r.change.after.replace(/\n/g, '\r\n') } };
+    }
     return generate(table, options);
   } catch (e) {
     return { reason: `model generation failed: ${(e as Error)?.message ?? String(e)}` };
@@ -378,5 +391,66 @@ function verify(after: string, plan: ModelPlan, base: string, existing: ReadClas
     return undefined;
   } finally {
     t.delete();
+  }
+}
+
+/** `public.jobs` / `"Jobs"` → `jobs` (unquoted SQL names compare case-insensitively). */
+function tableKey(name: string): string {
+  const last = name.split('.').pop() ?? name;
+  return last.replace(/^["`\[]|["`\]]$/g, '').toLowerCase();
+}
+
+/** The mapped classes of `table` in the workspace's Python files, by `__tablename__` (file order). */
+export function modelsForTable(table: string, files: Array<{ file: string; text: string }>): PythonModel[] {
+  const key = tableKey(table);
+  const out: PythonModel[] = [];
+  for (const f of files) {
+    if (!/\.py$/i.test(f.file) || !/__tablename__|SQLModel/.test(f.text)) continue;
+    for (const m of modelsInPython(f.text, f.file)) if (tableKey(m.table) === key) out.push(m);
+  }
+  return out;
+}
+
+/** The CREATE TABLE statements of `table` in the workspace (.sql, and SQL strings in .py/.ts/.js). */
+export function createTablesFor(table: string, files: Array<{ file: string; text: string }>): DdlTable[] {
+  const key = tableKey(table);
+  const schema = table.includes('.') ? table.split('.').slice(0, -1).join('.').toLowerCase() : undefined;
+  const out: DdlTable[] = [];
+  for (const f of files) {
+    if (!/create\s/i.test(f.text)) continue;
+    for (const t of createTablesIn(f.text, f.file)) if (tableKey(t.table) === key && (schema === undefined || (t.schema ?? '').toLowerCase() === schema)) out.push(t);
+  }
+  return out;
+}
+
+export interface ResolveModelOptions {
+  /** Workspace-relative file for generated models (`rewrite.repository.python.models`). */
+  modelsFile: string;
+  /** `auto`: SQLModel when any given Python file imports sqlmodel. */
+  modelStyle: 'auto' | 'declarative' | 'sqlmodel';
+  templates?: ModelTemplates;
+}
+
+/**
+ * The model a Python repository method for `table` uses: an existing mapped class (no change), or
+ * one generated from the table's CREATE TABLE into the models file (with the change), or why
+ * there is none. `files` are the workspace files the host can give (the models file among them
+ * when it exists). Never throws.
+ */
+export function resolveModel(table: string, files: Array<{ file: string; text: string }>, options: ResolveModelOptions): { model: PythonModel; change?: FileChange; generatedFrom?: DdlTable } | { reason: string } {
+  try {
+    const existing = modelsForTable(table, files);
+    if (existing.length) return { model: existing[0] };
+    const ddl = createTablesFor(table, files);
+    if (!ddl.length) return { reason: `no mapped class (__tablename__ = "${tableKey(table)}") and no CREATE TABLE for ${table} in the workspace` };
+    const shapes = new Set(ddl.map((t) => JSON.stringify({ c: t.columns, k: t.primaryKey, p: t.problems, d: t.dialect })));
+    if (shapes.size > 1) return { reason: `CREATE TABLE ${table} appears ${ddl.length} times with different definitions (${[...new Set(ddl.map((t) => t.file))].join(', ')}); no model is generated from a guess` };
+    const style = options.modelStyle === 'auto' ? (usesSqlModel(files) ? 'sqlmodel' : 'declarative') : options.modelStyle;
+    const modelsFileText = files.find((f) => f.file === options.modelsFile)?.text;
+    const r = generateModel(ddl[0], { modelsFile: options.modelsFile, modelsFileText, style, templates: options.templates });
+    if ('reason' in r) return { reason: `${GENERATE_MODEL_TITLE} (${ddl[0].file}): ${r.reason}` };
+    return { model: r.model, change: r.change, generatedFrom: ddl[0] };
+  } catch (e) {
+    return { reason: `model lookup failed: ${(e as Error)?.message ?? String(e)}` };
   }
 }
