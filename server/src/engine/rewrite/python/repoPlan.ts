@@ -73,6 +73,8 @@ export interface CorePlan {
   values: Array<{ col: string; val: CVal }>;
   returning: string[];
   read: Read;
+  /** UPDATE only: a SET item whose value is None is left out (the dynamic UPDATE shape). */
+  optional?: boolean;
   /** The method's parameters, in the order the original statement binds them. */
   params: string[];
 }
@@ -385,7 +387,8 @@ export function renderMethod(core: CorePlan, name: string, fingerprint: string, 
     case 'update':
       head = `update(${cls})`;
       where();
-      steps.push(`.values(${core.values.map((v) => `${attrOf(ctx, v.col).split('.')[1]}=${valText(v.val)}`).join(', ')})`);
+      if (core.optional) steps.push(`.values(**{k: v for k, v in {${core.values.map((v) => `${pyString(attrOf(ctx, v.col).split('.')[1])}: ${valText(v.val)}`).join(', ')}}.items() if v is not None})`);
+      else steps.push(`.values(${core.values.map((v) => `${attrOf(ctx, v.col).split('.')[1]}=${valText(v.val)}`).join(', ')})`);
       steps.push('.execution_options(synchronize_session=False)');
       break;
     case 'delete':
@@ -421,6 +424,10 @@ function unparen(n: Node): Node {
     if (inner.length !== 1) return x;
     x = inner[0];
   }
+}
+
+function named(n: Node | null | undefined): Node[] {
+  return n ? n.namedChildren.filter((c): c is Node => !!c && c.type !== 'comment') : [];
 }
 
 function argsOf(call: Node): Node[] {
@@ -611,6 +618,23 @@ function readCore(fn: Node, stmts: Node[], model: PythonModel): CorePlan {
         core[s.name] = value(s.args[0]);
         break;
       case 'values':
+        if (s.args.length === 1 && s.args[0].type === 'dictionary_splat') {
+          // `**{k: v for k, v in {"name": name, …}.items() if v is not None}`
+          const comp = unparen(s.args[0].namedChild(0)!);
+          const dict = comp.type === 'dictionary_comprehension' ? named(comp).find((c) => c.type === 'for_in_clause')?.childForFieldName('right') : undefined;
+          const inner = dict?.type === 'call' ? dict.childForFieldName('function')?.childForFieldName('object') : undefined;
+          if (!dict || !inner || inner.type !== 'dictionary' || comp.text.replace(inner.text, 'D').replace(/\s+/g, '') !== '{k:vfork,vinD.items()ifvisnotNone}') refuse('values(**…) other than the non-None items of a dict');
+          for (const pair of named(inner)) {
+            const key = pair.type === 'pair' ? readLiteral(pair.childForFieldName('key')!) : undefined;
+            const c = typeof key === 'string' ? attrs.get(key) : undefined;
+            if (!c) refuse(`values(**{…}): \`${pair.text}\` is not a mapped attribute of ${cls}`);
+            const v = value(pair.childForFieldName('value')!);
+            if (!('param' in v)) refuse('values(**{…}) with a literal');
+            core.values.push({ col: c, val: v });
+          }
+          core.optional = true;
+          break;
+        }
         for (const a of s.args) {
           if (a.type !== 'keyword_argument') refuse('values() with positional arguments');
           const attr = a.childForFieldName('name')!.text;

@@ -36,6 +36,7 @@ import type { Dialect, Finding } from '../../types';
 import { placeholderKeys, planSql } from '../plan';
 import { pythonModuleOf, type FileChange, type PythonModel, type RepositoryAction, type RepositoryConfig, type RepositoryMethod, type TextEdit } from '../repositoryTypes';
 import { callAt, cursorRowStyle, factoryOrigin, factoryRowStyle, recogniseCallSite, referencesOf, unparen, usesOfVariable, type CallSite, type RowStyle } from './callsiteShape';
+import { recogniseDynamicUpdate, type DynamicUpdate } from './callsiteDynamicUpdate';
 import { bindingsOf } from './imports';
 import { coreKey, corePlan, defaultPythonRepositoryTemplates, engineFor, fingerprintOf, methodBaseName, readMethod, readRenderedMethod, renderMethod, repositoryClassName, singular, type CorePlan, type PythonRepositoryTemplates, type Read } from './repoPlan';
 import { applyTextEdits, cmp, overlaps, parse, pos, treeErrors } from './tree';
@@ -69,11 +70,17 @@ function findingReason(finding: Finding, options: PythonRepositoryOptions): stri
   if (finding.language !== 'python') return 'the SQLAlchemy repository applies to Python';
   if (finding.exception) return `kept on purpose: ${finding.exception.reason}`;
   if (!finding.sql || !finding.info) return 'the SQL text was not recovered';
-  if (finding.sql.dynamic) return 'part of the SQL text is built at run time; rewrite it by hand (values can become bindings, identifiers need a whitelist)';
+  if (finding.sql.dynamic && !isDynamicSetList(finding)) return 'part of the SQL text is built at run time; rewrite it by hand (values can become bindings, identifiers need a whitelist)';
   if (finding.info.statementCount > 1) return 'the text holds several statements';
   if (!['select', 'insert', 'update', 'delete'].includes(finding.info.kind)) return `${finding.info.kind === 'ddl' ? 'DDL' : 'this statement'} has no repository method form`;
   if (!options.config.session) return 'no session factory is configured: set `rewrite.repository.python.session` (and `sessionModule`) in .sqlmigrate.json to the callable that returns a context-managed Session';
   return undefined;
+}
+
+/** The one run-time part is `', '.join(<list>)` in an UPDATE: maybe the dynamic SET list shape. */
+function isDynamicSetList(finding: Finding): boolean {
+  const parts = finding.sql?.dynamicParts ?? [];
+  return finding.info?.kind === 'update' && parts.length === 1 && /^\s*["'],?\s*["']\.join\(\s*[A-Za-z_]\w*\s*\)\s*$/.test(parts[0]);
 }
 
 /** Files changed so far in one run (fix-all accumulates the repository files). */
@@ -397,8 +404,13 @@ function prepare(tree: Tree, text: string, fileName: string, finding: Finding, o
   const shape = recogniseCallSite(call);
   if (!shape.ok) return { reason: shape.reason };
   const site = shape.site;
-  if (!sqlLiteralOrName(site.sqlArg)) return { reason: `the SQL argument \`${site.sqlArg.text.slice(0, 60)}\` is neither a string literal nor a name` };
-  const sql = finding.sql!.text;
+  let dynamicUpdate: DynamicUpdate | undefined;
+  if (finding.sql!.dynamic) {
+    const d = recogniseDynamicUpdate(site);
+    if ('reason' in d) return { reason: `a SET list built at run time, but not the recognised pattern: ${d.reason}` };
+    dynamicUpdate = d;
+  } else if (!sqlLiteralOrName(site.sqlArg)) return { reason: `the SQL argument \`${site.sqlArg.text.slice(0, 60)}\` is neither a string literal nor a name` };
+  const sql = dynamicUpdate ? dynamicUpdate.sql : finding.sql!.text;
   const dialect = dialectOf(finding);
   if ((dialect === 'postgresql' || dialect === 'mysql') && sql.includes('%%')) return { reason: 'a literal %% in a format-style statement' };
   if (/\\|"""/.test(sql)) return { reason: 'the statement holds a backslash or triple quotes, which the method\'s `sql:` doc line cannot carry' };
@@ -427,13 +439,20 @@ function prepare(tree: Tree, text: string, fileName: string, finding: Finding, o
   const conv = corePlan(plan, planned.params, read, model, dialect);
   if (!conv.ok) return { reason: conv.reason };
   const core = conv.core;
-  const args = bindArguments(site, sql, planned.params);
+  let args: string[] | Fail;
+  if (dynamicUpdate) {
+    const d = dynamicUpdate;
+    if (plan.kind !== 'update' || plan.set.length !== d.optional.length || planned.params.length !== d.optional.length + d.where.length || plan.set.some((x) => x.value.kind !== 'param')) return { reason: 'the dynamic UPDATE does not plan to one parameter per SET item plus its WHERE values' };
+    core.optional = true;
+    args = [...d.optional, ...d.where];
+    for (const a of args) if (a === 'session' || a === site.conn || a === site.cur) return { reason: `the value \`${a}\` is a name the rewritten block does not have` };
+  } else args = bindArguments(site, sql, planned.params);
   if (!Array.isArray(args)) return args;
   if (args.some((a) => /\n/.test(a) && /["']{3}/.test(a))) return { reason: 'a parameter spans lines inside a triple-quoted string' };
   // The names the new block introduces.
   const session = options.config.session!;
   if (referencesOf(site.scope, 'session').length) return { reason: '`session` is already used in this function; the rewritten block binds it' };
-  const fp = fingerprintOf(sql, read);
+  const fp = `${fingerprintOf(sql, read)}${core.optional ? ' | None leaves a SET item out' : ''}`;
   const file = repositoryFile(options.config, table);
   const prev = overlay.get(file);
   const before = prev ? prev.after : options.readFile(file);
@@ -455,7 +474,7 @@ function prepare(tree: Tree, text: string, fileName: string, finding: Finding, o
   const indent = indentOf(text, site.replace);
   let block: string;
   try {
-    block = engineFor(templates).renderFileSync('callsite', { session, indent, lines }).replace(/\s+$/, '');
+    block = engineFor(templates).renderFileSync('callsite', { session, indent, lines, guard: dynamicUpdate?.guard ?? false }).replace(/\s+$/, '');
   } catch (e) {
     return { reason: `the template failed: ${(e as Error).message}` };
   }
@@ -464,7 +483,7 @@ function prepare(tree: Tree, text: string, fileName: string, finding: Finding, o
   if (sessionModule) imports.push({ module: sessionModule, name: session });
   else if (!bindingsOf(tree.rootNode, session).length) return { reason: `\`${session}\` is not defined or imported in this file: set \`rewrite.repository.python.sessionModule\`` };
   return {
-    edit: { range: { start: pos(site.replace.startPosition), end: pos(site.replace.endPosition) }, newText: block },
+    edit: { range: { start: pos((dynamicUpdate?.start ?? site.replace).startPosition), end: pos(site.replace.endPosition) }, newText: block },
     imports,
     method: placed.method,
     repoAfter: placed.after,
