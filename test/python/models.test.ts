@@ -40,9 +40,13 @@ interface SqliteResult {
   foreignKeys: Side<unknown[]>;
   unique: Side<unknown[]>;
   autoincrement: Side<boolean>;
+  sql_ddl: string;
+  sql_model: string;
+  insert_ddl: string;
+  insert_model: string;
   written: Record<string, unknown>;
-  read_ddl: Record<string, unknown>;
-  read_model: Record<string, unknown>;
+  read_ddl: Record<string, unknown> | null;
+  read_model: Record<string, unknown> | null;
   raw_ddl: unknown[];
   raw_model: unknown[];
 }
@@ -88,11 +92,17 @@ function canonicalType(t: string, dialect: string): string {
   return s;
 }
 
+function constraintsOf(t: DdlTable | undefined): unknown {
+  assert.ok(t, 'the stored CREATE TABLE reads back');
+  return t.constraints.map((k) => (k.kind === 'check' ? { ...k, sql: k.sql.replace(/\s+/g, ' ') } : k));
+}
+
 function comparable(t: DdlTable): unknown {
   return {
     table: t.table,
     schema: t.schema,
     primaryKey: t.primaryKey,
+    constraints: constraintsOf(t),
     options: Object.fromEntries(Object.entries(t.options).map(([k, v]) => [k, v.toLowerCase()])),
     problems: t.problems,
     columns: t.columns.map((c: DdlColumn) => ({
@@ -138,6 +148,8 @@ describe('python: generated models create and read what the DDL creates', functi
     assert.ok(executed.some((c) => c.dialect === 'postgresql') && executed.some((c) => c.dialect === 'mysql'));
   });
 
+  let inserted = 0;
+  const refused: string[] = [];
   for (const src of pairs) {
     if (styleOf(src) !== 'declarative') continue;
     it(`${src.name}: the model's table is the DDL's table`, () => {
@@ -156,13 +168,28 @@ describe('python: generated models create and read what the DDL creates', functi
         assert.deepEqual(r.foreignKeys.model, r.foreignKeys.ddl, `${r.table}: foreign keys`);
         assert.deepEqual(r.unique.model, r.unique.ddl, `${r.table}: UNIQUE constraints`);
         assert.equal(r.autoincrement.model, r.autoincrement.ddl, `${r.table}: AUTOINCREMENT`);
-        for (const [k, v] of Object.entries(r.written)) assert.deepEqual(r.read_ddl[k], v, `${r.table}.${k} reads back through the class as written`);
+        // CHECK and multi-column UNIQUE constraints: the tables' stored CREATE statements read back alike.
+        const [fromDdl] = createTablesIn(r.sql_ddl, 'ddl.sql');
+        const [fromModel] = createTablesIn(r.sql_model, 'model.sql');
+        assert.deepEqual(constraintsOf(fromModel), constraintsOf(fromDdl), `${r.table}: constraints\n${r.sql_model}`);
+        assert.deepEqual(fromModel.columns.map((c) => c.foreignKey), fromDdl.columns.map((c) => c.foreignKey), `${r.table}: references (with their names)\n${r.sql_model}`);
+        if (r.insert_ddl !== 'ok') refused.push(`${r.table}: ${r.insert_ddl}`);
+        assert.equal(r.insert_model, r.insert_ddl, `${r.table}: the sample row is accepted or refused alike`);
+        if (r.insert_ddl === 'ok') {
+          inserted++;
+          for (const [k, v] of Object.entries(r.written)) assert.deepEqual(r.read_ddl![k], v, `${r.table}.${k} reads back through the class as written`);
+          assert.equal(r.raw_ddl.length, 1);
+        }
         assert.deepEqual(r.read_ddl, r.read_model, `${r.table}: the same object from both databases`);
         assert.deepEqual(r.raw_ddl, r.raw_model, `${r.table}: the same raw row in both databases`);
-        assert.equal(r.raw_ddl.length, 1);
       }
     });
   }
+
+  it('most sample rows were inserted and read back (a CHECK refusing one is the exception)', () => {
+    assert.ok(inserted >= 12, `${inserted} rows`);
+    assert.deepEqual(refused, ['labels: IntegrityError: CHECK constraint failed: length(name) < 3']);
+  });
 
   it('the comparison can fail: a model that loses NOT NULL, a default or a key is caught', () => {
     const src = pairs.find((p) => p.name === 'sqlite-basic')!;
@@ -182,6 +209,23 @@ describe('python: generated models create and read what the DDL creates', functi
     for (const r of out.results as SqliteResult[]) {
       const same = JSON.stringify([r.columns.ddl, r.unique.ddl, r.raw_ddl]) === JSON.stringify([r.columns.model, r.unique.model, r.raw_model]);
       assert.equal(same, false, `${r.name}: the difference went unnoticed`);
+    }
+  });
+
+  it('the comparison can fail: a model without a CHECK, or with a reference unnamed, is caught', () => {
+    const src = pairs.find((p) => p.name === 'sqlite-constraints')!;
+    const g = generated.get(src.name)!;
+    const mutants = [
+      g.text!.replace('        CheckConstraint("slot BETWEEN 0 AND 99"),\n', ''),
+      g.text!.replace('ForeignKey("jobs.id", name="slot_job_fk")', 'ForeignKey("jobs.id")'),
+    ];
+    for (const m of mutants) assert.notEqual(m, g.text);
+    const out = runModelsHarness(mutants.map((m, i) => harnessCase({ ...src, name: `constraints-mutant-${i}` }, g, m)));
+    assert.deepEqual(out.errors, []);
+    for (const r of (out.results as SqliteResult[]).filter((x) => x.table === 'job_slots')) {
+      const [a] = createTablesIn(r.sql_ddl, 'ddl.sql');
+      const [b] = createTablesIn(r.sql_model, 'model.sql');
+      assert.notDeepEqual([constraintsOf(b), b.columns.map((c) => c.foreignKey)], [constraintsOf(a), a.columns.map((c) => c.foreignKey)], r.name);
     }
   });
 

@@ -157,12 +157,19 @@ def sqlite_case(case, module, out):
         # Defaults computed by the database (CURRENT_TIMESTAMP) differ by the clock: compared as set or not.
         dyn_attrs = {a.key for a in mapper.column_attrs if dynamic_default(next((x["default"] for x in res["columns"]["ddl"] if x["name"] == a.columns[0].name), None))}
         for side, engine in (("ddl", ddl_engine), ("model", model_engine)):
+            with engine.connect() as c:
+                res["sql_" + side] = c.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).scalar()
+            try:
+                with Session(engine, future=True) as s:
+                    s.add(cls(**values))
+                    s.commit()
+                res["insert_" + side] = "ok"
+            except sqlalchemy.exc.DBAPIError as e:
+                # A CHECK the sample row breaks must break it on both sides.
+                res["insert_" + side] = "%s: %s" % (type(e.orig).__name__, e.orig)
             with Session(engine, future=True) as s:
-                s.add(cls(**values))
-                s.commit()
-            with Session(engine, future=True) as s:
-                obj = s.execute(select(cls)).scalars().one()
-                res["read_" + side] = {a.key: ("<dynamic>" if a.key in dyn_attrs and getattr(obj, a.key) is not None else norm(getattr(obj, a.key))) for a in mapper.column_attrs}
+                obj = s.execute(select(cls)).scalars().one_or_none()
+                res["read_" + side] = None if obj is None else {a.key: ("<dynamic>" if a.key in dyn_attrs and getattr(obj, a.key) is not None else norm(getattr(obj, a.key))) for a in mapper.column_attrs}
             with engine.connect() as c:
                 rows = c.exec_driver_sql('SELECT * FROM "%s"' % table.replace('"', '""')).fetchall()
                 cols = [x["name"] for x in res["columns"][side]]

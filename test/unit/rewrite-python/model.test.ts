@@ -122,13 +122,26 @@ describe('models: createTablesIn', () => {
   });
 
   it('what cannot be read is a problem of the table, not a guess', () => {
-    const [a] = createTablesIn('CREATE TABLE t (id INTEGER PRIMARY KEY, x INTEGER, CONSTRAINT pos CHECK (x > 0))', 'x.sql');
-    assert.deepEqual(a.problems, ['CONSTRAINT pos CHECK (x > 0): a CHECK constraint is not mapped']);
+    const [a] = createTablesIn('CREATE TABLE t (id INTEGER, x INTEGER CONSTRAINT x_nn NOT NULL, CONSTRAINT my_key PRIMARY KEY (id))', 'x.sql');
+    assert.deepEqual(a.problems, ['column x: a named NOT NULL constraint (CONSTRAINT x_nn)', 'CONSTRAINT my_key PRIMARY KEY (id): a named PRIMARY KEY constraint']);
     const [b] = createTablesIn('CREATE TABLE t (id INTEGER PRIMARY KEY,, x)', 'x.sql');
     assert.equal(b.table, 't');
     assert.match(b.problems[0], /does not parse in any dialect/);
     const [c] = createTablesIn('CREATE TABLE t AS SELECT * FROM u', 'x.sql');
     assert.ok(c === undefined || c.problems.length > 0);
+  });
+
+  it('CHECK (column and table level) and multi-column or named UNIQUE are constraints of the table', () => {
+    const [t] = createTablesIn("CREATE TABLE t (id INTEGER PRIMARY KEY, a INT CHECK (a > 0), b TEXT CONSTRAINT b_ok CHECK (b <> ''), CONSTRAINT ab UNIQUE (a, b), UNIQUE (b), CONSTRAINT u_a UNIQUE (a), CHECK (a < 10))", 'x.sql');
+    assert.deepEqual(t.problems, []);
+    assert.deepEqual(t.constraints, [
+      { kind: 'check', sql: 'a > 0' },
+      { kind: 'check', sql: "b <> ''", name: 'b_ok' },
+      { kind: 'unique', columns: ['a', 'b'], name: 'ab' },
+      { kind: 'unique', columns: ['a'], name: 'u_a' },
+      { kind: 'check', sql: 'a < 10' },
+    ]);
+    assert.equal(t.columns.find((c) => c.name === 'b')!.unique, true);
   });
 
   it('other files and texts without CREATE TABLE give nothing; never throws', () => {

@@ -34,8 +34,13 @@ export interface DdlColumn {
   autoIncrement: boolean;
   /** The DEFAULT expression as written (`'new'`, `0`, `now()`, `CURRENT_TIMESTAMP`). */
   default?: string;
-  foreignKey?: { table: string; column: string; onDelete?: string; onUpdate?: string };
+  foreignKey?: { table: string; column: string; onDelete?: string; onUpdate?: string; name?: string };
 }
+
+/** A table constraint with no column-level form: UNIQUE over several columns (or named), CHECK (column or table level). */
+export type DdlConstraint =
+  | { kind: 'unique'; columns: string[]; name?: string }
+  | { kind: 'check'; /** The expression inside CHECK ( … ), as written. */ sql: string; name?: string };
 
 export interface DdlTable {
   table: string;
@@ -44,6 +49,8 @@ export interface DdlTable {
   columns: DdlColumn[];
   /** Primary key columns in key order. */
   primaryKey: string[];
+  /** Multi-column or named UNIQUE and every CHECK, in statement order. */
+  constraints: DdlConstraint[];
   /** The dialect whose grammar read the statement. */
   dialect: Dialect;
   file: string;
@@ -175,6 +182,42 @@ function columnTexts(def: string): { type: string; default?: string } {
   return { type, default: dflt };
 }
 
+/** The expression of the first `CHECK ( … )` in a definition, as written. */
+function checkOf(def: string): string | undefined {
+  const toks = tokens(def);
+  const i = toks.findIndex((t) => t.kind === 'word' && t.text.toUpperCase() === 'CHECK');
+  const g = toks[i + 1];
+  return i >= 0 && g?.kind === 'group' ? g.text.slice(1, -1).trim() : undefined;
+}
+
+/** A column definition's CHECKs (named or not) and its named constraints of other kinds (not mapped). */
+function columnConstraints(def: string): { checks: Array<{ sql: string; name?: string }>; problems: string[] } {
+  const toks = tokens(def);
+  const checks: Array<{ sql: string; name?: string }> = [];
+  const problems: string[] = [];
+  for (let i = 1; i < toks.length; i++) {
+    const w = toks[i].kind === 'word' ? toks[i].text.toUpperCase() : '';
+    if (w === 'CONSTRAINT') {
+      const name = toks[i + 1]?.text.replace(/^["`]|["`]$/g, '');
+      const next = toks[i + 2]?.kind === 'word' ? toks[i + 2].text.toUpperCase() : '';
+      if (next === 'CHECK' && toks[i + 3]?.kind === 'group') {
+        checks.push({ sql: toks[i + 3].text.slice(1, -1).trim(), name });
+        i += 3;
+      } else {
+        const kind = next === 'NOT' ? 'NOT NULL' : next === 'PRIMARY' ? 'PRIMARY KEY' : next || 'column';
+        problems.push(`a named ${kind} constraint (CONSTRAINT ${name})`);
+        i += 1;
+      }
+    } else if (w === 'CHECK') {
+      if (toks[i + 1]?.kind === 'group') {
+        checks.push({ sql: toks[i + 1].text.slice(1, -1).trim() });
+        i += 1;
+      } else problems.push('a CHECK constraint could not be read');
+    }
+  }
+  return { checks, problems };
+}
+
 // --- the AST -------------------------------------------------------------------------------------
 
 type J = Record<string, unknown> | null | undefined;
@@ -224,6 +267,7 @@ function tableFromAst(stmt: J, sql: string, dialect: Dialect, file: string, rang
   if (!texts || texts.length !== defs.length) problems.push('the column definitions could not be matched with the statement text');
   const columns: DdlColumn[] = [];
   const primaryKey: string[] = [];
+  const constraints: DdlConstraint[] = [];
   defs.forEach((d, i) => {
     if (!d) return;
     if (d.resource === 'column') {
@@ -242,7 +286,11 @@ function tableFromAst(stmt: J, sql: string, dialect: Dialect, file: string, rang
         default: txt.default,
       };
       if (pk) primaryKey.push(name);
-      if (d.check) problems.push(`column ${name}: a CHECK constraint is not mapped`);
+      const named = texts && texts.length === defs.length ? columnConstraints(texts[i]) : undefined;
+      if (named) {
+        for (const c of named.checks) constraints.push({ kind: 'check', sql: c.sql, ...(c.name ? { name: c.name } : {}) });
+        for (const p of named.problems) problems.push(`column ${name}: ${p}`);
+      } else if (d.check) problems.push(`column ${name}: a CHECK constraint could not be read`);
       if (d.generated) problems.push(`column ${name}: a GENERATED column`);
       if (d.collate) problems.push(`column ${name}: COLLATE`);
       if (d.comment) problems.push(`column ${name}: COMMENT`);
@@ -250,7 +298,6 @@ function tableFromAst(stmt: J, sql: string, dialect: Dialect, file: string, rang
       const ref = refTable(d.reference_definition as J);
       if (ref && 'problem' in ref) problems.push(`column ${name}: ${ref.problem}`);
       else if (ref) col.foreignKey = ref;
-      if (texts && texts.length === defs.length && /\bCHECK\b/i.test(texts[i]) && !d.check) problems.push(`column ${name}: a CHECK constraint is not mapped`);
       if (texts && texts.length === defs.length && /\bGENERATED\b|\bIDENTITY\b/i.test(texts[i]) && !d.generated) problems.push(`column ${name}: a GENERATED / IDENTITY column`);
       if (texts && texts.length === defs.length && /\bON\s+UPDATE\b/i.test(texts[i]) && !d.reference_definition) problems.push(`column ${name}: ON UPDATE`);
       columns.push(col);
@@ -259,16 +306,18 @@ function tableFromAst(stmt: J, sql: string, dialect: Dialect, file: string, rang
     if (d.resource === 'constraint') {
       const kind = String(d.constraint_type ?? '').toLowerCase();
       const cols = ((d.definition as unknown[] | undefined) ?? []).map((c) => nameOf(c));
-      const label = texts && texts.length === defs.length ? texts[i].replace(/\s+/g, ' ') : d.constraint ? `CONSTRAINT ${String(d.constraint)}` : kind.toUpperCase();
+      const text = texts && texts.length === defs.length ? texts[i] : undefined;
+      const label = text ? text.replace(/\s+/g, ' ') : d.constraint ? `CONSTRAINT ${String(d.constraint)}` : kind.toUpperCase();
+      const cname = typeof d.constraint === 'string' && d.constraint ? d.constraint : typeof d.index === 'string' && d.index ? d.index : undefined;
       if (kind === 'primary key') {
         if (cols.some((c) => !c)) problems.push('PRIMARY KEY: a column could not be read');
+        // PostgreSQL names an unnamed key <table>_pkey; any other name would be lost.
+        if (cname && cname !== `${t.table}_pkey`) problems.push(`${label}: a named PRIMARY KEY constraint`);
         for (const c of cols) if (c && !primaryKey.includes(c)) primaryKey.push(c);
       } else if (kind === 'unique' || kind === 'unique key' || kind === 'unique index') {
-        if (cols.length === 1 && cols[0]) {
-          const c = columns.find((x) => x.name === cols[0]);
-          if (c) c.unique = true;
-          else problems.push(`${label}: UNIQUE (${cols[0]}) names no column of the table`);
-        } else problems.push(`${label}: UNIQUE (${cols.join(', ')}) over several columns`);
+        if (cols.some((c) => !c || !columns.some((x) => x.name === c))) problems.push(`${label}: UNIQUE (${cols.join(', ')}) names no column of the table`);
+        else if (cols.length === 1 && !cname) columns.find((x) => x.name === cols[0])!.unique = true;
+        else constraints.push({ kind: 'unique', columns: cols as string[], ...(cname ? { name: cname } : {}) });
       } else if (kind === 'foreign key') {
         const ref = refTable(d.reference_definition as J);
         if (cols.length !== 1 || !cols[0]) problems.push(`${label}: FOREIGN KEY (${cols.join(', ')}) over several columns`);
@@ -277,10 +326,12 @@ function tableFromAst(stmt: J, sql: string, dialect: Dialect, file: string, rang
           const c = columns.find((x) => x.name === cols[0]);
           if (!c) problems.push(`${label}: FOREIGN KEY (${cols[0]}) names no column of the table`);
           else if (c.foreignKey) problems.push(`column ${c.name}: two REFERENCES clauses`);
-          else c.foreignKey = ref;
+          else c.foreignKey = cname ? { ...ref, name: cname } : ref;
         }
       } else if (kind === 'check') {
-        problems.push(`${label}: a CHECK constraint is not mapped`);
+        const check = text ? checkOf(text) : undefined;
+        if (check) constraints.push({ kind: 'check', sql: check, ...(cname ? { name: cname } : {}) });
+        else problems.push(`${label}: the CHECK expression could not be read`);
       } else {
         problems.push(`${label}: a ${kind || 'table'} constraint`);
       }
@@ -304,7 +355,7 @@ function tableFromAst(stmt: J, sql: string, dialect: Dialect, file: string, rang
     if (dialect === 'mysql' && known && value !== undefined && /^\w+$/.test(value)) options[known] = value;
     else problems.push(`the table option ${key.toUpperCase() || JSON.stringify(o).slice(0, 60)}`);
   }
-  return { table: t.table, schema: t.db ?? undefined, columns, primaryKey, dialect, file, range, sql, options, problems };
+  return { table: t.table, schema: t.db ?? undefined, columns, primaryKey, constraints, dialect, file, range, sql, options, problems };
 }
 
 /** One CREATE TABLE statement, every dialect tried (the guessed one first). */
@@ -326,7 +377,7 @@ function readCreateTable(sql: string, file: string, range: Range, scriptDialect:
   const name = /CREATE\s+(?:TEMP(?:ORARY)?\s+|UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([`"\w.]+)/i.exec(sql)?.[1]?.replace(/[`"]/g, '');
   if (!name) return undefined;
   const parts = name.split('.');
-  return { table: parts[parts.length - 1], schema: parts.length > 1 ? parts[0] : undefined, columns: [], primaryKey: [], dialect: guess, file, range, sql, options: {}, problems: [`the statement does not parse in any dialect: ${firstError ?? 'unknown error'}`] };
+  return { table: parts[parts.length - 1], schema: parts.length > 1 ? parts[0] : undefined, columns: [], primaryKey: [], constraints: [], dialect: guess, file, range, sql, options: {}, problems: [`the statement does not parse in any dialect: ${firstError ?? 'unknown error'}`] };
 }
 
 // --- where SQL sits ------------------------------------------------------------------------------

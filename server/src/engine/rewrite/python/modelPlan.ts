@@ -195,6 +195,7 @@ export function planModel(table: DdlTable, style: 'declarative' | 'sqlmodel'): M
     imports.push(...type.imports);
     if (c.foreignKey) {
       const fk = [pyString(`${c.foreignKey.table}.${c.foreignKey.column}`)];
+      if (c.foreignKey.name) fk.push(`name=${pyString(c.foreignKey.name)}`);
       if (c.foreignKey.onDelete) fk.push(`ondelete=${pyString(c.foreignKey.onDelete)}`);
       if (c.foreignKey.onUpdate) fk.push(`onupdate=${pyString(c.foreignKey.onUpdate)}`);
       args.push(`ForeignKey(${fk.join(', ')})`);
@@ -239,15 +240,34 @@ export function planModel(table: DdlTable, style: 'declarative' | 'sqlmodel'): M
     }
     columns.push({ attr, column: c.name, primaryKey: pk, args, annotation, fieldArgs });
   }
+  const positional: string[] = [];
+  for (const k of table.constraints ?? []) {
+    const name = k.name ? `, name=${pyString(k.name)}` : '';
+    if (k.kind === 'unique') {
+      const missing = k.columns.find((c) => !table.columns.some((x) => x.name === c));
+      if (missing) return { reason: `${table.table}: UNIQUE names ${missing}, which is no column of the table` };
+      positional.push(`UniqueConstraint(${k.columns.map(pyString).join(', ')}${name})`);
+      imports.push({ module: SA, name: 'UniqueConstraint' });
+    } else {
+      positional.push(`CheckConstraint(${pyString(k.sql)}${name})`);
+      imports.push({ module: SA, name: 'CheckConstraint' });
+    }
+  }
   if (table.schema) tableArgs.push(`"schema": ${pyString(table.schema)}`);
-  for (const [k, v] of Object.entries(table.options)) tableArgs.push(`"mysql_${k === 'charset' ? 'charset' : k}": ${pyString(v)}`);
+  for (const [k, v] of Object.entries(table.options)) tableArgs.push(`"mysql_${k}": ${pyString(v)}`);
+  const dict = tableArgs.length ? `{${tableArgs.join(', ')}}` : undefined;
+  // `__table_args__` is a dict, or a tuple of constraints ending with the dict.
+  const items = [...positional, ...(dict ? [dict] : [])];
+  let args = positional.length ? `(${items.join(', ')}${positional.length === 1 && !dict ? ',' : ''})` : dict;
+  // Longer than a line: one item per line.
+  if (args && positional.length && args.length + '    __table_args__ = '.length > 88) args = `(\n${items.map((x) => `        ${x},`).join('\n')}\n    )`;
   if (style === 'sqlmodel') imports.push({ module: 'sqlmodel', name: 'Field' }, { module: 'sqlmodel', name: 'SQLModel' });
   return {
     className: classNameFor(table.table),
     table: table.table,
     tableLiteral: pyString(table.table),
     style,
-    tableArgs: tableArgs.length ? `{${tableArgs.join(', ')}}` : false,
+    tableArgs: args ?? false,
     columns,
     imports: dedupe(imports),
   };
