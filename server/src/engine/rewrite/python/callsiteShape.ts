@@ -300,7 +300,7 @@ export function recogniseCallSite(call: Node): Shape {
   items = [];
   if (recv !== (cur ?? conn)) return no(`execute() is called on \`${recv}\`, not on the block's ${cur ? 'cursor' : 'connection'}`);
   if (hasComment(w)) return no('a comment inside the block would be lost; move it above the `with`');
-  if (body[0]?.id !== stmt!.id) return no('the execute() is not the first statement of the block');
+  if (body[0]?.id !== stmt!.id) return no(`the block also holds \`${(body[0]?.text ?? '').split('\n')[0].slice(0, 80)}\` before this execute(), which the repository call would not do`);
   const steps: Step[] = first ? [first] : [];
   for (const st of body.slice(1)) {
     const s = stepOf(st, conn, recv);
@@ -368,6 +368,11 @@ function classify(e: Node, isList: boolean, u: Uses, depth = 0): void {
   }
   if ((p.type === 'if_statement' || p.type === 'while_statement' || p.type === 'elif_clause') && p.childForFieldName('condition')?.id === x.id) return;
   if (p.type === 'not_operator') return;
+  if (p.type === 'conditional_expression') {
+    // `a if row else b`: the test only looks at truth; a branch hands the value on.
+    if (named(p)[1]?.id === x.id) return;
+    return classify(p, isList, u, depth + 1);
+  }
   if (p.type === 'comparison_operator') {
     const ops = p.children.filter((c) => c && !c.isNamed).map((c) => c!.text.replace(/\s+/g, ' '));
     const kids = named(p);

@@ -84,7 +84,7 @@ function refuse(reason: string): never {
   throw new Refused(reason);
 }
 
-const PY_KEYWORDS = new Set('False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield self session stmt'.split(' '));
+const PY_KEYWORDS = new Set('False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield self session stmt select insert update delete func and_ or_ k v'.split(' '));
 
 /** `jobs` → `job`, `job_runs` → `job_run`, `categories` → `category`, `statuses` → `status`. */
 export function singular(table: string): string {
