@@ -242,6 +242,14 @@ describe('models: merging into a models file', () => {
     assert.match(gen('#!/usr/bin/env python3\n# Models.\n'), /^#!\/usr\/bin\/env python3\n# Models\.\n\nfrom sqlalchemy import/);
   });
 
+  it('only module-level names matter: a function\'s local `text` does not block, `global text` does', () => {
+    const [t] = createTablesIn("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT DEFAULT '')", 'x.sql');
+    const local = generateModel(t, { modelsFile: MODELS_FILE, modelsFileText: 'def f():\n    text = 1\n    from sqlalchemy import Column\n    return text\n', style: 'declarative' });
+    assert.ok(!('reason' in local), 'reason' in local ? local.reason : '');
+    const global = generateModel(t, { modelsFile: MODELS_FILE, modelsFileText: 'def f():\n    global text\n    text = 1\n', style: 'declarative' });
+    assert.ok('reason' in global && global.reason.includes('`text` already names something else'));
+  });
+
   it('the same table twice in a file: the second is refused as already mapped', async () => {
     const g = await generateAll({ name: 'twice', file: 'twice.sql', text: 'CREATE TABLE jobs (id INTEGER PRIMARY KEY);\nCREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY);' });
     assert.equal(g.models.length, 1);

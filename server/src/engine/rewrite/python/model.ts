@@ -25,7 +25,7 @@ import type { Node, Tree } from 'web-tree-sitter';
 import { loadPython } from '../../detect/python/parser';
 import { liquidFor, shippedTemplateDir, shippedTemplates } from '../templateSet';
 import { pythonModuleOf, type FileChange, type PythonModel } from '../repositoryTypes';
-import { bindingsOf } from './imports';
+import { isBinding } from './imports';
 import { createTablesIn, type DdlTable } from './modelDdl';
 import { dedupe, planModel, type ImportNeed, type ModelPlan } from './modelPlan';
 import { modelsInPython, readMappedClassesOf, type ReadClass } from './modelRead';
@@ -113,12 +113,51 @@ function enclosing(n: Node, types: string[]): Node | undefined {
   return p ?? undefined;
 }
 
+/** Scopes of their own: what they bind is not a module-level name (their own name is). */
+const OWN_SCOPE = new Set(['function_definition', 'class_definition', 'lambda', 'list_comprehension', 'set_comprehension', 'dictionary_comprehension', 'generator_expression']);
+
+/**
+ * The identifiers binding each of `names` at module level (assignments, defs, classes, imports,
+ * also under if/try/with/for), in one walk. A class added at module level sees only these: a
+ * function's local `text` does not shadow the `text` the class body uses.
+ */
+function bindingsByName(tree: Tree, names: string[]): Map<string, Node[]> {
+  const out = new Map<string, Node[]>(names.map((n) => [n, []]));
+  const stack: Node[] = [tree.rootNode];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (OWN_SCOPE.has(n.type)) {
+      const name = n.childForFieldName('name');
+      if (name && out.has(name.text)) out.get(name.text)!.push(name);
+      continue;
+    }
+    if (n.type === 'identifier') {
+      const list = out.get(n.text);
+      if (list && (isBinding(n) || n.parent?.type === 'aliased_import' || (n.parent?.type === 'dotted_name' && n.parent.parent?.type?.startsWith('import')))) list.push(n);
+      continue;
+    }
+    for (let i = n.namedChildCount - 1; i >= 0; i--) {
+      const c = n.namedChild(i);
+      if (c) stack.push(c);
+    }
+  }
+  // `global text` in a function binds the module's name too (the statement stands for it).
+  const text = tree.rootNode.text;
+  for (const name of names) if (new RegExp(`^[ \\t]*global\\b[^\\n]*\\b${name}\\b`, 'm').test(text)) out.get(name)!.push(tree.rootNode);
+  return out;
+}
+
+function bindingsOf(tree: Tree, name: string): Node[] {
+  return bindingsByName(tree, [name]).get(name)!;
+}
+
 /** Which needs the file already imports, which it lacks, or a name it binds to something else. */
 function importState(tree: Tree, needs: ImportNeed[], file: string): { missing: ImportNeed[] } | { reason: string } {
   const missing: ImportNeed[] = [];
+  const all = bindingsByName(tree, needs.map(localOf));
   for (const need of needs) {
     const local = localOf(need);
-    const binds = bindingsOf(tree.rootNode, local);
+    const binds = all.get(local)!;
     let ok = false;
     for (const b of binds) {
       const st = enclosing(b, ['import_from_statement', 'import_statement']);
@@ -237,7 +276,7 @@ function declarativeBase(tree: Tree, existing: ReadClass[], file: string): { bas
     const first = c.bases.find((b) => !b.includes('='));
     if (first && !mappedNames.has(first)) return { base: first, flask: c.style === 'flask' };
   }
-  const binds = bindingsOf(tree.rootNode, 'Base');
+  const binds = bindingsOf(tree, 'Base');
   if (!binds.length) return { add: true };
   const top = binds.filter((b) => {
     let p: Node | null = b;
@@ -319,7 +358,7 @@ function generate(table: DdlTable, options: GenerateModelOptions): { model: Pyth
       if (sameTable) return { reason: `${file} already maps ${plan.table} (class ${sameTable.className})` };
       const sameName = existing.find((c) => c.className === plan.className);
       if (sameName) return { reason: `${file} already has a class ${plan.className} (mapping ${sameName.table})` };
-      if (bindingsOf(tree.rootNode, plan.className).length) return { reason: `\`${plan.className}\` already names something else in ${file}` };
+      if (bindingsOf(tree, plan.className).length) return { reason: `\`${plan.className}\` already names something else in ${file}` };
     }
 
     let base = 'SQLModel';
