@@ -262,6 +262,17 @@ export function planModel(table: DdlTable, style: 'declarative' | 'sqlmodel'): M
   // Longer than a line: one item per line.
   if (args && positional.length && args.length + '    __table_args__ = '.length > 88) args = `(\n${items.map((x) => `        ${x},`).join('\n')}\n    )`;
   if (style === 'sqlmodel') imports.push({ module: 'sqlmodel', name: 'Field' }, { module: 'sqlmodel', name: 'SQLModel' });
+  // In the class body an attribute shadows the module's name for the lines after it:
+  // `text = Column(Text)` would make a later `server_default=text(…)` call the Column.
+  const imported = new Set(imports.map((n) => n.name ?? n.module.split('.')[0]));
+  for (const col of columns) {
+    if (!imported.has(col.attr)) continue;
+    let attr = `${col.attr}_`;
+    while (attrs.has(attr) || imported.has(attr)) attr += '_';
+    attrs.add(attr);
+    if (col.attr === col.column) col.args.unshift(pyString(col.column));
+    col.attr = attr;
+  }
   return {
     className: classNameFor(table.table),
     table: table.table,
