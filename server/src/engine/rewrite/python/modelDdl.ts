@@ -260,6 +260,7 @@ function tableFromAst(stmt: J, sql: string, dialect: Dialect, file: string, rang
   if (!t?.table) return undefined;
   const problems: string[] = [];
   if (stmt.temporary) problems.push('a TEMPORARY table has no mapped class');
+  if (stmt.unlogged || /^\s*CREATE\s+UNLOGGED\b/i.test(sql)) problems.push('an UNLOGGED table (the model would create a logged one)');
   if (stmt.query_expr || stmt.as) problems.push('CREATE TABLE … AS SELECT: the columns come from a query');
   if (stmt.like) problems.push('CREATE TABLE … LIKE: the columns come from another table');
   const defs = ((stmt.create_definitions as J[] | undefined) ?? []).filter(Boolean);
