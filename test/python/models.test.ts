@@ -7,8 +7,12 @@
  *   foreign keys, UNIQUE constraints and AUTOINCREMENT must be equal, and a sample row inserted
  *   through the mapped class into the DDL-created database reads back through the class as written
  *   and lands as the same raw row as in the model-created one.
+ * - PostgreSQL fixtures run on a throwaway PostgreSQL (./postgres.ts): the DDL in one database,
+ *   create_all() in another; information_schema.columns, pg_constraint and pg_indexes must be
+ *   equal, and the sample row goes through the class on both (or is refused alike).
  * - PostgreSQL / MySQL fixtures: SQLAlchemy compiles each class's CREATE TABLE for the dialect;
  *   read back with createTablesIn it must equal the original statement (types up to synonyms).
+ *   MySQL is not executed (no Python MySQL driver is installed by the test setup).
  * - SQLModel fixtures: SQLModel is not installable here; their files are compiled by python3
  *   (and parsed and read back by the unit tier), not executed.
  */
@@ -18,6 +22,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createTablesIn, initModelGeneration, type DdlColumn, type DdlTable } from '../../server/src/engine/rewrite/python/model';
 import { generateAll, MODELS_FIXTURES, modelCases, styleOf, type Generated, type ModelSource } from '../unit/rewrite-python/modelCheck';
+import { startPostgres, type PostgresServer } from './postgres';
 import { compileErrors, HARNESS_DIR, PYTHON } from './run';
 
 interface HarnessCase {
@@ -26,6 +31,8 @@ interface HarnessCase {
   ddl: string[];
   tables: Array<{ table: string; className: string }>;
   dialect: string;
+  /** PostgreSQL cases: the throwaway server the tables are created on. */
+  dsn?: string;
 }
 
 interface Side<T> {
@@ -51,6 +58,22 @@ interface SqliteResult {
   raw_model: unknown[];
 }
 
+interface PostgresResult {
+  name: string;
+  table: string;
+  dialect: 'postgresql';
+  columns: Side<unknown[][]>;
+  constraints: Side<unknown[][]>;
+  indexes: Side<unknown[][]>;
+  insert_ddl: string;
+  insert_model: string;
+  written: Record<string, unknown>;
+  read_ddl: Record<string, unknown> | null;
+  read_model: Record<string, unknown> | null;
+  raw_ddl: unknown[];
+  raw_model: unknown[];
+}
+
 interface CompiledResult {
   name: string;
   table: string;
@@ -59,7 +82,7 @@ interface CompiledResult {
 
 interface Output {
   sqlalchemy: string;
-  results: Array<SqliteResult | CompiledResult>;
+  results: Array<SqliteResult | CompiledResult | PostgresResult>;
   errors: Array<{ name: string; error: string }>;
 }
 
@@ -73,10 +96,13 @@ function runModelsHarness(cases: HarnessCase[]): Output {
   return out;
 }
 
+let postgres: PostgresServer | undefined;
+
 function harnessCase(src: ModelSource, g: Generated, models = g.text!): HarnessCase {
   const dialects = [...new Set(g.tables.map((t) => t.dialect))];
   assert.equal(dialects.length, 1, `${src.name}: one dialect per fixture (${dialects.join(', ')})`);
-  return { name: src.name, models, ddl: g.tables.map((t) => t.sql), tables: g.models.map((m) => ({ table: m.table, className: m.className })), dialect: dialects[0] };
+  const dsn = dialects[0] === 'postgresql' ? postgres?.dsn : undefined;
+  return { name: src.name, models, ddl: g.tables.map((t) => t.sql), tables: g.models.map((m) => ({ table: m.table, className: m.className })), dialect: dialects[0], ...(dsn ? { dsn } : {}) };
 }
 
 /** A type up to the synonyms a dialect prints for it. */
@@ -126,12 +152,18 @@ describe('python: generated models create and read what the DDL creates', functi
 
   before(async () => {
     await initModelGeneration();
+    postgres = startPostgres();
     for (const src of pairs) generated.set(src.name, await generateAll(src));
     for (const src of pairs) {
       const g = generated.get(src.name)!;
       if (styleOf(src) === 'declarative' && g.text) executed.push(harnessCase(src, g));
     }
     output = runModelsHarness(executed);
+  });
+
+  after(() => {
+    postgres?.stop();
+    postgres = undefined;
   });
 
   it('every generated models file equals its fixture and compiles with python3', () => {
@@ -149,14 +181,31 @@ describe('python: generated models create and read what the DDL creates', functi
   });
 
   let inserted = 0;
+  let pgInserted = 0;
   const refused: string[] = [];
   for (const src of pairs) {
     if (styleOf(src) !== 'declarative') continue;
     it(`${src.name}: the model's table is the DDL's table`, () => {
       const g = generated.get(src.name)!;
       const results = output!.results.filter((r) => r.name === src.name);
-      assert.equal(results.length, g.models.length, 'one result per generated table');
+      const perTable = g.tables[0].dialect === 'postgresql' ? 2 : 1;
+      assert.equal(results.length, g.models.length * perTable, `${perTable} result(s) per generated table`);
       for (const r of results) {
+        if ('dialect' in r) {
+          // Executed on PostgreSQL: the catalog's view of both tables, and a row through the class.
+          assert.deepEqual(r.columns.model, r.columns.ddl, `${r.table}: information_schema.columns`);
+          assert.deepEqual(r.constraints.model, r.constraints.ddl, `${r.table}: pg_constraint`);
+          assert.deepEqual(r.indexes.model, r.indexes.ddl, `${r.table}: pg_indexes`);
+          assert.equal(r.insert_model, r.insert_ddl, `${r.table}: the sample row is accepted or refused alike`);
+          if (r.insert_ddl !== 'ok') refused.push(`${r.table}: ${r.insert_ddl}`);
+          else {
+            pgInserted++;
+            for (const [k, v] of Object.entries(r.written)) assert.deepEqual(r.read_ddl![k], v, `${r.table}.${k} reads back through the class as written`);
+          }
+          assert.deepEqual(r.read_ddl, r.read_model, `${r.table}: the same object from both databases`);
+          assert.deepEqual(r.raw_ddl, r.raw_model, `${r.table}: the same raw row in both databases`);
+          continue;
+        }
         if ('compiled' in r) {
           const original = g.tables.find((t) => t.table === r.table)!;
           const [back] = createTablesIn(r.compiled, 'compiled.sql');
@@ -188,7 +237,12 @@ describe('python: generated models create and read what the DDL creates', functi
 
   it('most sample rows were inserted and read back (a CHECK refusing one is the exception)', () => {
     assert.ok(inserted >= 12, `${inserted} rows`);
-    assert.deepEqual(refused, ['labels: IntegrityError: CHECK constraint failed: length(name) < 3']);
+    assert.deepEqual(refused, [
+      'job_events: ForeignKeyViolation: insert or update on table "job_events" violates foreign key constraint "job_events_job_id_fkey"',
+      'job_quotas: ForeignKeyViolation: insert or update on table "job_quotas" violates foreign key constraint "quota_job_fk"',
+      'labels: IntegrityError: CHECK constraint failed: length(name) < 3',
+    ]);
+    assert.ok(pgInserted >= 3, `${pgInserted} rows on PostgreSQL`);
   });
 
   it('the comparison can fail: a model that loses NOT NULL, a default or a key is caught', () => {
@@ -234,7 +288,9 @@ describe('python: generated models create and read what the DDL creates', functi
     const g = generated.get(src.name)!;
     const mutant = harnessCase({ ...src, name: 'pg-mutant' }, g, g.text!.replace('name = Column(String(200), nullable=False, unique=True)', 'name = Column(String(100), nullable=False, unique=True)'));
     const out = runModelsHarness([mutant]);
-    const r = out.results.find((x) => x.table === 'jobs') as CompiledResult;
+    const r = out.results.find((x) => x.table === 'jobs' && 'compiled' in x) as CompiledResult;
+    const pg = out.results.find((x) => x.table === 'jobs' && 'dialect' in x) as PostgresResult;
+    assert.notDeepEqual(pg.columns.model, pg.columns.ddl, 'PostgreSQL reports the other length');
     const [back] = createTablesIn(r.compiled, 'compiled.sql');
     assert.notDeepEqual(comparable({ ...back, dialect: 'postgresql' }), comparable(g.tables[0]));
   });

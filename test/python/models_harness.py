@@ -11,14 +11,17 @@ name, declared type affinity, not null, default, primary key position), foreign 
 single-column UNIQUE constraints, then inserts a sample row through the mapped class into the
 DDL-created database (and the model-created one), reads it back through the class in a new
 session, and reports the values written, read back, and the raw rows of both databases.
-Other dialects: the table's CREATE TABLE compiled by SQLAlchemy for that dialect (the caller reads it
-back and compares it with the original statement).
+PostgreSQL cases with a "dsn" (a throwaway server, test/python/postgres.ts): the same on two fresh
+databases of that server, with information_schema.columns and pg_constraint for the columns and
+constraints. Every non-SQLite case also reports each table's CREATE TABLE compiled by SQLAlchemy
+for its dialect (the caller reads it back and compares it with the original statement).
 
 Run with Debian's /usr/bin/python3 (python3-sqlalchemy 1.4).
 """
 import datetime
 import decimal
 import json
+import uuid
 import sqlite3
 import sys
 import types
@@ -94,8 +97,12 @@ def sample_value(col, i):
         return decimal.Decimal("12.5").quantize(decimal.Decimal(1).scaleb(-scale)) if scale else decimal.Decimal(12)
     if isinstance(t, (sqlalchemy.Float, sqlalchemy.REAL)) or name in ("REAL", "FLOAT"):
         return 1.5 + i
+    if type(t).__name__ == "UUID":
+        return uuid.UUID(int=0x1234 + i)
     if isinstance(t, sqlalchemy.DateTime):
-        return datetime.datetime(2024, 1, 2, 3, 4, 5)
+        return datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc if t.timezone else None)
+    if isinstance(t, sqlalchemy.Interval):
+        return datetime.timedelta(hours=i)
     if isinstance(t, sqlalchemy.Date):
         return datetime.date(2024, 1, 2)
     if isinstance(t, sqlalchemy.Time):
@@ -111,6 +118,12 @@ def sample_value(col, i):
 
 
 def norm(v):
+    if isinstance(v, datetime.datetime) and v.tzinfo is not None:
+        return {"t": v.astimezone(datetime.timezone.utc).isoformat()}
+    if isinstance(v, uuid.UUID):
+        return {"u": str(v)}
+    if isinstance(v, datetime.timedelta):
+        return {"td": v.total_seconds()}
     if isinstance(v, (datetime.datetime, datetime.date, datetime.time)):
         return {"t": v.isoformat()}
     if isinstance(v, decimal.Decimal):
@@ -178,6 +191,101 @@ def sqlite_case(case, module, out):
         out["results"].append(res)
 
 
+def sample_row(cls, mapper):
+    """Values for every column but a generated key and server-defaulted columns."""
+    values = {}
+    for i, attr in enumerate(mapper.column_attrs):
+        col = attr.columns[0]
+        if col.server_default is not None:
+            continue
+        if col.primary_key and col.autoincrement is not False and isinstance(col.type, sqlalchemy.Integer) and len(mapper.primary_key) == 1:
+            continue
+        values[attr.key] = sample_value(col, i)
+    return values
+
+
+def insert_and_read(cls, mapper, engine, values, dyn_attrs, res, side, select_all):
+    try:
+        with Session(engine, future=True) as s:
+            s.add(cls(**values))
+            s.commit()
+        res["insert_" + side] = "ok"
+    except sqlalchemy.exc.DBAPIError as e:
+        res["insert_" + side] = "%s: %s" % (type(e.orig).__name__, str(e.orig).strip().split("\n")[0])
+    with Session(engine, future=True) as s:
+        obj = s.execute(select(cls)).scalars().one_or_none()
+        res["read_" + side] = None if obj is None else {a.key: ("<dynamic>" if a.key in dyn_attrs and getattr(obj, a.key) is not None else norm(getattr(obj, a.key))) for a in mapper.column_attrs}
+    with engine.connect() as c:
+        res["raw_" + side] = select_all(c)
+
+
+PG_COLUMNS = """SELECT column_name, data_type, udt_name, character_maximum_length, numeric_precision, numeric_scale,
+  datetime_precision, is_nullable, column_default, is_identity
+FROM information_schema.columns WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position"""
+PG_CONSTRAINTS = """SELECT conname, pg_get_constraintdef(c.oid) FROM pg_constraint c
+JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE n.nspname = %s AND t.relname = %s ORDER BY conname"""
+PG_INDEXES = """SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s ORDER BY indexname"""
+
+
+def postgres_case(case, module, out):
+    import psycopg2
+    admin = psycopg2.connect(case["dsn"])
+    admin.autocommit = True
+    base = "sqlm_models_%s" % case["name"].replace("-", "_")
+    names = {"ddl": base + "_ddl", "model": base + "_model"}
+    dsn_of = {k: "%s dbname=%s" % (" ".join(p for p in case["dsn"].split() if not p.startswith("dbname=")), v) for k, v in names.items()}
+    try:
+        with admin.cursor() as cur:
+            for n in names.values():
+                cur.execute('DROP DATABASE IF EXISTS "%s"' % n)
+                cur.execute('CREATE DATABASE "%s"' % n)
+        engines = {k: create_engine("postgresql+psycopg2://", creator=(lambda d=d: psycopg2.connect(d)), future=True) for k, d in dsn_of.items()}
+        classes = {t["className"]: getattr(module, t["className"]) for t in case["tables"]}
+        metadata = next(iter(classes.values())).__table__.metadata
+        schemas = sorted({c.__table__.schema for c in classes.values() if c.__table__.schema})
+        for engine in engines.values():
+            with engine.begin() as c:
+                for sch in schemas:
+                    c.exec_driver_sql('CREATE SCHEMA IF NOT EXISTS "%s"' % sch)
+        with engines["ddl"].begin() as c:
+            for stmt in case["ddl"]:
+                c.exec_driver_sql(stmt)
+        metadata.create_all(engines["model"])
+        for spec in case["tables"]:
+            cls = classes[spec["className"]]
+            table = cls.__table__
+            schema = table.schema or "public"
+            res = {"name": case["name"], "table": spec["table"], "dialect": "postgresql"}
+            for key, sql in (("columns", PG_COLUMNS), ("constraints", PG_CONSTRAINTS), ("indexes", PG_INDEXES)):
+                res[key] = {}
+                for side, engine in engines.items():
+                    with engine.connect() as c:
+                        res[key][side] = [list(r) for r in c.exec_driver_sql(sql, (schema, table.name)).fetchall()]
+            mapper = inspect(cls)
+            values = sample_row(cls, mapper)
+            res["written"] = {k: norm(v) for k, v in sorted(values.items())}
+            dyn_cols = {r[0] for r in res["columns"]["ddl"] if r[8] is not None and ("(" in r[8] or "CURRENT_" in r[8].upper())}
+            dyn_attrs = {a.key for a in mapper.column_attrs if a.columns[0].name in dyn_cols}
+            qualified = '"%s"."%s"' % (schema, table.name)
+
+            def select_all(c, qualified=qualified, dyn_cols=dyn_cols):
+                result = c.exec_driver_sql("SELECT * FROM %s" % qualified)
+                cols = list(result.keys())
+                return [{n: ("<dynamic>" if n in dyn_cols and v is not None else norm(v)) for n, v in zip(cols, r)} for r in result.fetchall()]
+
+            for side, engine in engines.items():
+                insert_and_read(cls, mapper, engine, values, dyn_attrs, res, side, select_all)
+            out["results"].append(res)
+        for engine in engines.values():
+            engine.dispose()
+    finally:
+        with admin.cursor() as cur:
+            for n in names.values():
+                cur.execute('DROP DATABASE IF EXISTS "%s"' % n)
+        admin.close()
+
+
 def compiled_case(case, module, out):
     dialects = {
         "postgresql": sqlalchemy.dialects.postgresql.dialect,
@@ -205,6 +313,8 @@ def main():
                 sqlite_case(case, module, out)
             else:
                 compiled_case(case, module, out)
+                if case["dialect"] == "postgresql" and case.get("dsn"):
+                    postgres_case(case, module, out)
         except Exception as e:  # reported, compared by the caller
             out["errors"].append({"name": case["name"], "error": "%s: %s" % (type(e).__name__, e)})
     json.dump(out, sys.stdout)
