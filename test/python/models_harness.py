@@ -158,36 +158,22 @@ def sqlite_case(case, module, out):
                 res[key] = {"ddl": fn(ra, table), "model": fn(rb, table)}
         # A sample row through the class: every column but the generated key and server defaults.
         mapper = inspect(cls)
-        values = {}
-        for i, attr in enumerate(mapper.column_attrs):
-            col = attr.columns[0]
-            if col.server_default is not None:
-                continue
-            if col.primary_key and col.autoincrement is not False and isinstance(col.type, sqlalchemy.Integer) and len(mapper.primary_key) == 1:
-                continue
-            values[attr.key] = sample_value(col, i)
+        values = sample_row(cls, mapper)
         res["written"] = {k: norm(v) for k, v in sorted(values.items())}
         # Defaults computed by the database (CURRENT_TIMESTAMP) differ by the clock: compared as set or not.
-        dyn_attrs = {a.key for a in mapper.column_attrs if dynamic_default(next((x["default"] for x in res["columns"]["ddl"] if x["name"] == a.columns[0].name), None))}
+        dyn_cols = {x["name"] for x in res["columns"]["ddl"] if dynamic_default(x["default"])}
+        dyn_attrs = {a.key for a in mapper.column_attrs if a.columns[0].name in dyn_cols}
+
+        def select_all(c, table=table, dyn_cols=dyn_cols):
+            result = c.exec_driver_sql('SELECT * FROM "%s"' % table.replace('"', '""'))
+            cols = list(result.keys())
+            return [{n: ("<dynamic>" if n in dyn_cols and v is not None else norm(v)) for n, v in zip(cols, r)} for r in result.fetchall()]
+
         for side, engine in (("ddl", ddl_engine), ("model", model_engine)):
             with engine.connect() as c:
                 res["sql_" + side] = c.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).scalar()
-            try:
-                with Session(engine, future=True) as s:
-                    s.add(cls(**values))
-                    s.commit()
-                res["insert_" + side] = "ok"
-            except sqlalchemy.exc.DBAPIError as e:
-                # A CHECK the sample row breaks must break it on both sides.
-                res["insert_" + side] = "%s: %s" % (type(e.orig).__name__, e.orig)
-            with Session(engine, future=True) as s:
-                obj = s.execute(select(cls)).scalars().one_or_none()
-                res["read_" + side] = None if obj is None else {a.key: ("<dynamic>" if a.key in dyn_attrs and getattr(obj, a.key) is not None else norm(getattr(obj, a.key))) for a in mapper.column_attrs}
-            with engine.connect() as c:
-                rows = c.exec_driver_sql('SELECT * FROM "%s"' % table.replace('"', '""')).fetchall()
-                cols = [x["name"] for x in res["columns"][side]]
-                dyn = {x["name"] for x in res["columns"][side] if dynamic_default(x["default"])}
-                res["raw_" + side] = [{n: ("<dynamic>" if n in dyn and v is not None else norm(v)) for n, v in zip(cols, r)} for r in rows]
+            # A row a CHECK refuses must be refused on both sides.
+            insert_and_read(cls, mapper, engine, values, dyn_attrs, res, side, select_all)
         out["results"].append(res)
 
 
