@@ -121,6 +121,21 @@ describe('models: createTablesIn', () => {
     assert.deepEqual(createTablesIn(ts, 'src/db.js').map((t) => t.table), ['jobs', 'runs']);
   });
 
+  it('the dialect: words only one dialect uses, else the script\'s, else the driver the file imports', () => {
+    const plain = 'CREATE TABLE t (id INTEGER PRIMARY KEY)';
+    assert.equal(createTablesIn(plain, 'x.sql')[0].dialect, 'sqlite');
+    assert.equal(createTablesIn(`CREATE TABLE a (id SERIAL PRIMARY KEY);\n${plain};`, 'x.sql')[1].dialect, 'postgresql');
+    assert.equal(createTablesIn(`import psycopg2\nS = "${plain}"\n`, 'x.py')[0].dialect, 'postgresql');
+    assert.equal(createTablesIn(`import pymysql\nS = "${plain}"\n`, 'x.py')[0].dialect, 'mysql');
+    assert.equal(createTablesIn(`import sqlite3\nS = "${plain}"\n`, 'x.py')[0].dialect, 'sqlite');
+    assert.equal(createTablesIn(`import { Pool } from 'pg';\nconst s = '${plain}';\n`, 'x.ts')[0].dialect, 'postgresql');
+    assert.equal(createTablesIn(`const mysql = require('mysql2/promise');\nconst s = '${plain}';\n`, 'x.js')[0].dialect, 'mysql');
+    // The dialect decides the key: PostgreSQL's INTEGER PRIMARY KEY is no SERIAL.
+    const [pg] = createTablesIn(`import psycopg2\nS = "${plain}"\n`, 'x.py');
+    const r = generateModel(pg, { modelsFile: MODELS_FILE, modelsFileText: undefined, style: 'declarative' });
+    assert.ok(!('reason' in r) && r.change.after.includes('id = Column(Integer, primary_key=True, autoincrement=False)'));
+  });
+
   it('what cannot be read is a problem of the table, not a guess', () => {
     const [a] = createTablesIn('CREATE TABLE t (id INTEGER, x INTEGER CONSTRAINT x_nn NOT NULL, CONSTRAINT my_key PRIMARY KEY (id))', 'x.sql');
     assert.deepEqual(a.problems, ['column x: a named NOT NULL constraint (CONSTRAINT x_nn)', 'CONSTRAINT my_key PRIMARY KEY (id): a named PRIMARY KEY constraint']);
