@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the test tiers need besides node_modules, installed when missing (run by `npm test`, so the
 # README's test command does all set-up on a fresh machine; .ci/run calls `npm test`).
-#   - Debian packages: python3 (+ SQLAlchemy 1.4, Flask-SQLAlchemy 3) for the python tier,
+#   - Debian packages: python3 (+ SQLAlchemy 1.4, Flask-SQLAlchemy 3, psycopg2) and Debian's PostgreSQL
+#     (a throwaway server per run, test/python/postgres.ts) for the python tier,
 #     Chromium for the browser and e2e tiers, MariaDB for the equivalence tier's MySQL dialect,
 #     g++/make to build better-sqlite3. Installed with apt-get when running as root; otherwise the
 #     missing ones are named and the tiers that need them fail with their own reason.
@@ -17,6 +18,8 @@ need_apt=()
 command -v git >/dev/null || need_apt+=(git)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 /usr/bin/python3 -c 'import sqlalchemy, flask_sqlalchemy' 2>/dev/null || need_apt+=(python3 python3-sqlalchemy python3-flask-sqlalchemy)
+/usr/bin/python3 -c 'import psycopg2' 2>/dev/null || need_apt+=(python3-psycopg2)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
 [ -x /usr/sbin/mariadbd ] || need_apt+=(mariadb-server)
 node -e "new (require('better-sqlite3'))(':memory:')" 2>/dev/null || { command -v g++ >/dev/null && command -v make >/dev/null; } || need_apt+=(g++ make)
 if [ ${#need_apt[@]} -gt 0 ]; then

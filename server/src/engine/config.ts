@@ -155,6 +155,11 @@ export class PathRules {
   isScanned(rel: string): boolean {
     const ext = rel.slice(rel.lastIndexOf('.')).toLowerCase();
     if (!SUPPORTED_EXTENSIONS.includes(ext)) return false;
+    return this.isIncluded(rel);
+  }
+
+  /** Inside include and outside exclude, whatever the extension (.sql files read for DDL). */
+  isIncluded(rel: string): boolean {
     return this.included(rel) && !this.excluded(rel);
   }
 

@@ -148,8 +148,8 @@ export interface WalkEntry {
   abs: string;
 }
 
-/** Lists the files to scan under root, in a stable order, recording what is skipped and why. */
-export function listFiles(root: string, rules: PathRules, skipped: SkippedFile[]): WalkEntry[] {
+/** Lists the files to scan under root (or those `accept` takes), in a stable order, recording what is skipped and why. */
+export function listFiles(root: string, rules: PathRules, skipped: SkippedFile[], accept: (rel: string) => boolean = (rel) => rules.isScanned(rel)): WalkEntry[] {
   const out: WalkEntry[] = [];
   const visited = new Set<string>();
   const rootReal = safeRealpath(root);
@@ -195,7 +195,7 @@ export function listFiles(root: string, rules: PathRules, skipped: SkippedFile[]
         }
         visited.add(real);
         dirs.push(rel);
-      } else if (isFile && rules.isScanned(rel)) {
+      } else if (isFile && accept(rel)) {
         out.push({ rel, abs });
       }
     }

@@ -1,10 +1,13 @@
 /**
- * `sqlmigrate fix [dir] --target knex|sqlalchemy2 [--rule <id>] [--dry-run] [--format text|json]`:
+ * `sqlmigrate fix [dir] --target knex|sqlalchemy2|repository [--rule <id>] [--dry-run] [--format text|json]`:
  * applies every verified rewrite under dir (the same edits as the editor's "fix all"), file by
  * file: `knex` rewrites hand-written pg transactions (first) and raw SQL in TS/JS files, `sqlalchemy2` rewrites SQLAlchemy 1.x
- * `session.query(...)` chains (rule session-legacy-query) in .py files to 2.0 `select()` style.
+ * `session.query(...)` chains (rule session-legacy-query) in .py files to 2.0 `select()` style,
+ * `repository` moves raw SQL call sites (TS/JS and Python) into repository methods
+ * (fixRepository.ts), creating or extending repository files and generating missing models.
  *
- *   { "applied": [ { "file", "startLine", "rule", "target" } ], "skipped": [ { "file", "startLine", "reason" } ] }
+ *   { "applied": [ { "file", "startLine", "rule", "target", "method"? } ], "skipped": [ { "file", "startLine", "reason" } ],
+ *     "files"?: [ { "file", "created" } ] }   (files: repository --target only)
  *
  * A file is written only when its rewritten text parses (the TypeScript parser; tree-sitter-python
  * for .py files); writes go to a temporary file renamed over the original. `--dry-run` writes
@@ -24,6 +27,7 @@ import { ConfigError, detectOptions, PathRules, type Config, type RewriteConfig 
 import { applyEdits, fixAll, transactionFixAll, type RewriteOptions, type TextEdit } from '../engine/rewrite';
 import { applyTextEdits, pythonParses, sqlalchemyFixAll } from '../engine/rewrite/python';
 import { listFiles, loadConfig, readSourceFile, type SkippedFile } from '../engine/scan';
+import { fixRepositoryTree } from './fixRepository';
 import { loadSqlalchemyTemplates, loadTemplates } from './templates';
 
 export interface FixIo {
@@ -34,6 +38,8 @@ export interface FixIo {
 export const FIX_USAGE = `  fix [dir]       Apply verified rewrites under dir (default: .)
       --target knex                  raw SQL → Knex query-builder calls, hand-written transactions → db.transaction() (TS/JS; rules raw-sql, manual-transaction)
       --target sqlalchemy2           session.query() chains → SQLAlchemy 2.0 select() (Python; rule session-legacy-query)
+      --target repository            raw SQL call sites → repository methods (TS/JS: Knex-backed class; Python: SQLAlchemy 2.0
+                                     repository + models generated from CREATE TABLE where missing; rule raw-sql)
       --rule <id>                    only findings of this rule (the target's rule is the only one rewritten)
       --dry-run                      report what would change, write nothing
       --force                        write even when dir has uncommitted git changes
@@ -41,8 +47,10 @@ export const FIX_USAGE = `  fix [dir]       Apply verified rewrites under dir (d
 `;
 
 export interface FixReport {
-  applied: Array<{ file: string; startLine: number; rule: string; target: string }>;
+  applied: Array<{ file: string; startLine: number; rule: string; target: string; method?: string }>;
   skipped: Array<{ file: string; startLine: number; reason: string }>;
+  /** Repository and model files created or changed (`--target repository`). */
+  files?: Array<{ file: string; created: boolean }>;
 }
 
 export function rewriteOptions(root: string, config: Config, rewrite: RewriteConfig = config.rewrite): RewriteOptions {
@@ -75,8 +83,8 @@ export function uncommittedChanges(root: string): string[] | undefined {
   return lines.length ? lines.map((l) => l.slice(3)) : undefined;
 }
 
-export type FixTarget = 'knex' | 'sqlalchemy2';
-export const TARGET_RULE: Record<FixTarget, string> = { knex: 'raw-sql', sqlalchemy2: 'session-legacy-query' };
+export type FixTarget = 'knex' | 'sqlalchemy2' | 'repository';
+export const TARGET_RULE: Record<FixTarget, string> = { knex: 'raw-sql', sqlalchemy2: 'session-legacy-query', repository: 'raw-sql' };
 
 function writeAtomic(file: string, text: string): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.sqlmigrate-${process.pid}.tmp`);
@@ -88,6 +96,7 @@ function writeAtomic(file: string, text: string): void {
 /** Runs the fix over a tree and returns the report (no output). */
 export async function fixTree(root: string, options: { dryRun: boolean; target?: FixTarget }): Promise<FixReport> {
   if (options.target === 'sqlalchemy2') return fixPythonTree(root, options);
+  if (options.target === 'repository') return fixRepositoryTree(root, loadConfig(root), { dryRun: options.dryRun, parsesTs: parses });
   const config = loadConfig(root);
   const rules = new PathRules(config);
   const detect = detectOptions(config);
@@ -224,11 +233,11 @@ export async function runFixCommand(argv: string[], io: FixIo): Promise<number> 
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    io.stdout(`Usage: sqlmigrate fix [dir] --target knex|sqlalchemy2 [--rule <id>] [--dry-run] [--force] [--format text|json]\n${FIX_USAGE}`);
+    io.stdout(`Usage: sqlmigrate fix [dir] --target knex|sqlalchemy2|repository [--rule <id>] [--dry-run] [--force] [--format text|json]\n${FIX_USAGE}`);
     return 0;
   }
-  if (values.target !== 'knex' && values.target !== 'sqlalchemy2') {
-    io.stderr(`sqlmigrate fix: --target ${values.target ?? '(missing)'} is not supported; use --target knex or --target sqlalchemy2\n`);
+  if (values.target !== 'knex' && values.target !== 'sqlalchemy2' && values.target !== 'repository') {
+    io.stderr(`sqlmigrate fix: --target ${values.target ?? '(missing)'} is not supported; use --target knex, sqlalchemy2 or repository\n`);
     return 2;
   }
   const target: FixTarget = values.target;
@@ -270,7 +279,8 @@ export async function runFixCommand(argv: string[], io: FixIo): Promise<number> 
     io.stdout(JSON.stringify(report, null, 2) + '\n');
   } else {
     const verb = values['dry-run'] ? 'would rewrite' : 'rewrote';
-    for (const a of report.applied) io.stdout(`${a.file}:${a.startLine}  ${verb} (${a.target})\n`);
+    for (const a of report.applied) io.stdout(`${a.file}:${a.startLine}  ${verb} (${a.target}${a.method ? `: ${a.method}` : ''})\n`);
+    for (const f of report.files ?? []) io.stdout(`${f.file}  ${values['dry-run'] ? (f.created ? 'would create' : 'would change') : f.created ? 'created' : 'changed'}\n`);
     for (const s of report.skipped) io.stdout(`${s.file}:${s.startLine}  skipped: ${s.reason}\n`);
     io.stdout(`${report.applied.length} ${verb}, ${report.skipped.length} skipped\n`);
   }

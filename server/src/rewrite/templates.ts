@@ -1,6 +1,7 @@
 /**
  * Workspace template overrides: `.sqlmigrate/templates/<target>/<name>.liquid` replaces the
- * shipped `templates/<target>/<name>.liquid` of the same name (targets `knex`, `sqlalchemy2`).
+ * shipped `templates/<target>/<name>.liquid` of the same name (targets `knex`, `sqlalchemy2`,
+ * `repository-ts`, `repository-py`, `models-py`).
  * Only the known names are read, only from that folder, at most 64 KiB each, and a file whose
  * real path leaves the workspace (a symbolic link out) is ignored. Templates are data: they
  * render with liquidjs, sandboxed (engine/rewrite/templateSet.ts), and what they emit is verified
@@ -10,6 +11,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultTemplates, TEMPLATE_NAMES, type Templates } from '../engine/rewrite';
 import { defaultSqlalchemyTemplates, SQLALCHEMY_TEMPLATE_NAMES, type SqlalchemyTemplates } from '../engine/rewrite/python';
+import { defaultModelTemplates, MODEL_TEMPLATE_NAMES, type ModelTemplates } from '../engine/rewrite/python/model';
+import { defaultPythonRepositoryTemplates, PY_REPOSITORY_TEMPLATE_NAMES, type PythonRepositoryTemplates } from '../engine/rewrite/python/repository';
+import { defaultTsRepositoryTemplates, TS_REPOSITORY_TEMPLATE_NAMES, type TsRepositoryTemplates } from '../engine/rewrite/repository';
 
 export const OVERRIDE_DIR = path.join('.sqlmigrate', 'templates', 'knex');
 export const SQLALCHEMY_OVERRIDE_DIR = path.join('.sqlmigrate', 'templates', 'sqlalchemy2');
@@ -45,4 +49,19 @@ export function loadTemplates(root: string | undefined, trusted = true): { templ
 /** The SQLAlchemy 2.0 templates of a workspace (shipped ones, with its overrides when trusted). */
 export function loadSqlalchemyTemplates(root: string | undefined, trusted = true): { templates: SqlalchemyTemplates; overridden: string[] } {
   return withOverrides(root, trusted, SQLALCHEMY_OVERRIDE_DIR, SQLALCHEMY_TEMPLATE_NAMES, defaultSqlalchemyTemplates());
+}
+
+/** The TypeScript repository templates (`.sqlmigrate/templates/repository-ts/`). */
+export function loadTsRepositoryTemplates(root: string | undefined, trusted = true): { templates: TsRepositoryTemplates; overridden: string[] } {
+  return withOverrides(root, trusted, path.join('.sqlmigrate', 'templates', 'repository-ts'), TS_REPOSITORY_TEMPLATE_NAMES, defaultTsRepositoryTemplates());
+}
+
+/** The Python repository templates (`.sqlmigrate/templates/repository-py/`). */
+export function loadPythonRepositoryTemplates(root: string | undefined, trusted = true): { templates: PythonRepositoryTemplates; overridden: string[] } {
+  return withOverrides(root, trusted, path.join('.sqlmigrate', 'templates', 'repository-py'), PY_REPOSITORY_TEMPLATE_NAMES, defaultPythonRepositoryTemplates());
+}
+
+/** The model templates (`.sqlmigrate/templates/models-py/`). */
+export function loadModelTemplates(root: string | undefined, trusted = true): { templates: ModelTemplates; overridden: string[] } {
+  return withOverrides(root, trusted, path.join('.sqlmigrate', 'templates', 'models-py'), MODEL_TEMPLATE_NAMES, defaultModelTemplates());
 }

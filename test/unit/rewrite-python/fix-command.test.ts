@@ -131,7 +131,7 @@ describe('rewrite-python: sqlmigrate fix --target sqlalchemy2', () => {
 
   it('refuses a rule the target does not rewrite, and unknown targets', async () => {
     assert.equal((await run([fs.mkdtempSync(path.join(os.tmpdir(), 'sqlmigrate-fix-usage-')), '--target', 'sqlalchemy2', '--rule', 'raw-sql'])).code, 2);
-    assert.equal((await run([fs.mkdtempSync(path.join(os.tmpdir(), 'sqlmigrate-fix-usage-')), '--target', 'repository'])).code, 2);
+    assert.equal((await run([fs.mkdtempSync(path.join(os.tmpdir(), 'sqlmigrate-fix-usage-')), '--target', 'hibernate'])).code, 2);
   });
 
   it('reports the share of verified rewrites on the detector fixtures and the examples', async () => {

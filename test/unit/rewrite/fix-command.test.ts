@@ -113,7 +113,7 @@ describe('rewrite: sqlmigrate fix --target knex', () => {
   it('usage errors exit 2', async () => {
     // An empty temp directory, never '.': a usage error that is not caught would rewrite the repo.
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'sqlmigrate-fix-usage-'));
-    assert.equal((await run([empty, '--target', 'repository'])).code, 2);
+    assert.equal((await run([empty, '--target', 'hibernate'])).code, 2);
     assert.equal((await run([empty, '--target', 'knex', '--format', 'xml'])).code, 2);
     fs.rmSync(empty, { recursive: true, force: true });
     const dir = copyTree();
