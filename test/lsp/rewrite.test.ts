@@ -296,12 +296,12 @@ describe('language server: Knex rewrites (fixture pairs as data)', function () {
     s.close(uri);
   });
 
-  it('says why raw SQL in Python gets no SQLAlchemy rewrite', async () => {
+  it('says why raw SQL in Python gets no repository rewrite without a session factory', async () => {
     const uri = fileUri(path.join(dir, 'jobs.py'));
     s.open(uri, 'python', 'def find(cur, id):\n    cur.execute("SELECT id FROM jobs WHERE id = %s", (id,))\n    return cur.fetchone()\n', 1);
     const d = await s.diagnosticsFor(uri, (p) => p.version === 1 && p.diagnostics.length > 0);
     const md = await hoverText(s, uri, d.diagnostics[0].range.start);
-    assert.match(md, /\*\*No SQLAlchemy 2\.0 rewrite:\*\* only session-legacy-query findings are rewritten/);
+    assert.match(md, /\*\*No repository rewrite:\*\* no session factory is configured: set `rewrite\.repository\.python\.session`/);
     assert.ok(!(await actionsAt(s, uri, d.diagnostics[0].range)).some((a) => a.title.startsWith('Rewrite')));
     s.close(uri);
   });

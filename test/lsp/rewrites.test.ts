@@ -136,7 +136,7 @@ describe('lsp rewrites: providers by language and the hover section', () => {
 
   it('reads the schema mapping from the config into the Knex options', () => {
     const schemaMapping = { jobs: { table: 'tasks' } };
-    const o = knexProvider.options(undefined, { ...DEFAULT_CONFIG, rewrite: { knex: { instance: 'k' }, schemaMapping } }) as { knex?: { instance?: string }; schemaMapping?: unknown };
+    const o = knexProvider.options(undefined, { ...DEFAULT_CONFIG, rewrite: { knex: { instance: 'k' }, schemaMapping } }, () => undefined) as { knex?: { instance?: string }; schemaMapping?: unknown };
     assert.equal(o.knex?.instance, 'k');
     assert.deepEqual(o.schemaMapping, schemaMapping);
   });

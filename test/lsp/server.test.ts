@@ -125,7 +125,7 @@ describe('language server over stdio', function () {
     // workspace-basic configures no knex import, so the rewrite is not offered and the hover says why.
     assert.match(md, /\*\*No Knex rewrite:\*\* the knex instance `db` is not in scope in this file; set rewrite\.knex\.import/);
     const py = (await s.connection.sendRequest('textDocument/hover', { textDocument: { uri: pyUri }, position: { line: 7, character: 10 } })) as Hover;
-    assert.match((py.contents as { value: string }).value, /\*\*No SQLAlchemy 2\.0 rewrite:\*\* only session-legacy-query findings are rewritten/);
+    assert.match((py.contents as { value: string }).value, /\*\*No repository rewrite:\*\* no session factory is configured/);
   });
 
   it('shows the runtime parts and the injection risk on hover for dynamic SQL', async () => {

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import {
   CodeAction,
   CodeActionKind,
+  CreateFile,
   DidChangeConfigurationNotification,
   DidChangeWatchedFilesNotification,
   FileChangeType,
@@ -70,7 +71,8 @@ import { describeError, guard, guardVoid } from './guard';
 import { hoverFor, keepEdit, SOURCE, toDiagnostic, toFindingItem } from './present';
 import { IncrementalAnalyzer } from './incremental';
 import { analyseFileCached, FileResultCache } from '../cache';
-import { diffEdit, findingKey, fixableFindings, REWRITE_PROVIDERS, RewriteCache, rewriteHover, type FixAllOutcome, type ProviderSlot, type RewriteProvider, type TextEdit as RewriteEdit } from './rewrites';
+import { diffEdit, findingKey, fixableFindings, REWRITE_PROVIDERS, RewriteCache, rewriteHover, type FixAllOutcome, type OfferedRewrite, type ProviderSlot, type RewriteProvider, type TextEdit as RewriteEdit } from './rewrites';
+import { readSourceFile } from '../engine/scan';
 
 const WATCHED_SOURCES = '**/*.{ts,tsx,mts,cts,js,jsx,mjs,cjs,py}';
 /** Workspace template overrides (server/src/rewrite/templates.ts): a change drops the folder's rewrite options. */
@@ -131,7 +133,7 @@ export class SqlmigrateServer {
   private readonly documents = new TextDocuments(TextDocument);
   private folders: Folder[] = [];
   private settings: Settings = DEFAULT_SETTINGS;
-  private readonly caps = { configuration: false, watchedFilesDynamic: false, codeActionResolve: false, documentChanges: false, workspaceFolders: false };
+  private readonly caps = { configuration: false, watchedFilesDynamic: false, codeActionResolve: false, documentChanges: false, createFiles: false, workspaceFolders: false };
   private clientCommands = new Set<string>();
   /** Workspace trust (initializationOptions.trusted): false means read-only — no writes, no rewrites, no workspace templates. */
   private trusted = true;
@@ -208,6 +210,7 @@ export class SqlmigrateServer {
     this.caps.watchedFilesDynamic = !!caps.workspace?.didChangeWatchedFiles?.dynamicRegistration;
     this.caps.workspaceFolders = !!caps.workspace?.workspaceFolders;
     this.caps.documentChanges = !!caps.workspace?.workspaceEdit?.documentChanges;
+    this.caps.createFiles = this.caps.documentChanges && !!caps.workspace?.workspaceEdit?.resourceOperations?.includes('create');
     this.caps.codeActionResolve = !!caps.textDocument?.codeAction?.resolveSupport?.properties.includes('edit');
     const opts = (params.initializationOptions ?? {}) as InitializationOptions;
     this.clientCommands = new Set(opts.clientCommands ?? []);
@@ -506,7 +509,7 @@ export class SqlmigrateServer {
     if (known && known.config === config) return known.options;
     let options: unknown;
     try {
-      options = provider.options(folder?.root, config);
+      options = provider.options(folder?.root, config, (rel) => this.readWorkspaceFile(folder, rel));
     } catch (e) {
       this.log.error(`${provider.target} rewrite options for ${folder?.name ?? 'files outside a folder'}: ${describeError(e)}`);
       options = undefined;
@@ -522,7 +525,7 @@ export class SqlmigrateServer {
     if (!ctx) return [];
     if (!ctx.provider) return rewriteHover(ctx.slot, undefined);
     if (ctx.options === undefined) return [`_No ${ctx.provider.target} rewrite: its options could not be read; see the sqlmigrate output._`];
-    return rewriteHover(ctx.slot, this.rewrites.actions(doc.uri, doc.version, ctx.provider, ctx.options, doc.getText(), ctx.fileName, f, findings));
+    return rewriteHover(ctx.slot, this.rewrites.actions(doc.uri, doc.version, ctx.provider, ctx.options, doc.getText(), ctx.fileName, f, findings, (o) => this.filesFresh(o, ctx.folder)));
   }
 
   /** Every verified rewrite in the document, repeated until stable (cached per version). */
@@ -537,6 +540,52 @@ export class SqlmigrateServer {
       return ctx.folder && ctx.rel !== undefined ? ctx.folder.withDrivers(ctx.rel, ctx.folder.withConfigExceptions(ctx.rel, r)) : r;
     };
     return this.rewrites.fixAll(doc.uri, doc.version, ctx.provider, ctx.options, original, ctx.fileName, analyse);
+  }
+
+  /** A folder file's text: the open document's buffer, else the file on disk (undefined when absent or unreadable). */
+  private readWorkspaceFile(folder: Folder | undefined, rel: string): string | undefined {
+    if (!folder || rel.split('/').includes('..')) return undefined;
+    const open = this.documents.get(folder.uriOf(rel));
+    if (open) return open.getText();
+    const abs = path.join(folder.root, ...rel.split('/'));
+    if (!fs.existsSync(abs)) return undefined;
+    const r = readSourceFile(abs, folder.config.maxFileSize);
+    return 'skip' in r ? undefined : r.text;
+  }
+
+  /**
+   * The workspace edit of a rewrite: its edits in the document, plus the files it creates or
+   * changes (a repository, a model). Those need a client that takes file creation in workspace
+   * edits, and each changed file must still read as the rewrite saw it; otherwise undefined.
+   */
+  private rewriteEdit(doc: TextDocument, o: OfferedRewrite, folder: Folder | undefined): WorkspaceEdit | undefined {
+    if (!o.files?.length) return this.documentEdit(doc, o.edits);
+    if (!folder || !this.canApply(o) || !this.filesFresh(o, folder)) return undefined;
+    const changes: WorkspaceEdit['documentChanges'] = [];
+    for (const f of o.files) {
+      const uri = folder.uriOf(f.file);
+      const open = this.documents.get(uri);
+      if (f.before === undefined) {
+        changes.push(CreateFile.create(uri, { overwrite: false, ignoreIfExists: false }));
+        changes.push(TextDocumentEdit.create({ uri, version: null }, [TextEdit.insert({ line: 0, character: 0 }, f.after)]));
+      } else {
+        const e = diffEdit(f.before, f.after);
+        if (e) changes.push(TextDocumentEdit.create({ uri, version: open ? open.version : null }, [TextEdit.replace(e.range, e.newText)]));
+      }
+    }
+    if (o.edits.length) changes.push(TextDocumentEdit.create({ uri: doc.uri, version: doc.version }, o.edits.map((e) => TextEdit.replace(e.range, e.newText))));
+    return { documentChanges: changes };
+  }
+
+  /** Whether the client can apply the rewrite's other files: changes need documentChanges, new files resource operations. */
+  private canApply(o: OfferedRewrite): boolean {
+    if (!o.files?.length) return true;
+    return this.caps.documentChanges && (this.caps.createFiles || o.files.every((f) => f.before !== undefined));
+  }
+
+  /** Whether every other file of the rewrite still reads as the rewrite saw it. */
+  private filesFresh(o: OfferedRewrite, folder: Folder | undefined): boolean {
+    return !o.files?.length || (!!folder && o.files.every((f) => this.readWorkspaceFile(folder, f.file) === f.before));
   }
 
   /** Edits on one document, versioned when the client takes documentChanges. */
@@ -574,16 +623,22 @@ export class SqlmigrateServer {
         const rewritable = hits.filter((f) => rewriting.provider.rules.includes(f.rule) && !f.exception);
         let anyVerified = false;
         for (const f of rewritable) {
-          const offered = this.rewrites.actions(doc.uri, doc.version, rewriting.provider, rewriting.options, doc.getText(), rewriting.fileName, f, findings);
+          const offered = this.rewrites.actions(doc.uri, doc.version, rewriting.provider, rewriting.options, doc.getText(), rewriting.fileName, f, findings, (o) => this.filesFresh(o, ctx?.folder));
           for (const o of offered) {
             if (!o.verified) continue;
+            // Rewrites that create or change other files need a client that can apply them.
+            if (!this.canApply(o)) continue;
             anyVerified = true;
             const title = rewritable.length > 1 ? `${o.title} (line ${f.range.start.line + 1})` : o.title;
             const action = CodeAction.create(title, CodeActionKind.QuickFix);
             action.diagnostics = ourDiagnostics(f);
             if (o.preferred) action.isPreferred = true;
             action.data = { ...base, kind: 'rewrite', key: findingKey(f), id: o.id } satisfies RewriteActionData;
-            if (!this.caps.codeActionResolve) action.edit = this.documentEdit(doc, o.edits);
+            if (!this.caps.codeActionResolve) {
+              const edit = this.rewriteEdit(doc, o, ctx?.folder);
+              if (!edit) continue;
+              action.edit = edit;
+            }
             actions.push(action);
           }
         }
@@ -666,7 +721,12 @@ export class SqlmigrateServer {
       if (!f || !ctx?.provider || ctx.options === undefined) return action;
       const o = this.rewrites.actions(doc.uri, doc.version, ctx.provider, ctx.options, doc.getText(), ctx.fileName, f, cur.findings).find((x) => x.id === data.id);
       if (!o?.verified) return action;
-      action.edit = this.documentEdit(doc, o.edits);
+      const edit = this.rewriteEdit(doc, o, ctx.folder);
+      if (!edit) {
+        this.connection.window.showWarningMessage(`sqlmigrate: ${o.files?.map((f) => f.file).join(', ')} changed since this quick fix was offered; run it again.`);
+        return action;
+      }
+      action.edit = edit;
       return action;
     }
     if (data.kind === 'rewrite-all' || data.kind === 'fix-all') {

@@ -15,9 +15,13 @@ import type { Config } from '../engine/config';
 import { applyEdits, fixAll, rewriteActions, transactionFixAll, transactionRewriteActions, type RewriteOptions, type TextEdit } from '../engine/rewrite';
 import { pythonParses, sqlalchemyFixAll, sqlalchemyRewriteActions, toThreadRewriteActions, type SqlalchemyRewriteOptions, type ToThreadOptions } from '../engine/rewrite/python';
 import { detectOptions } from '../engine/config';
+import { pythonRepositoryActions, type PythonRepositoryOptions } from '../engine/rewrite/python/repository';
+import { tsRepositoryActions, type TsRepositoryOptions } from '../engine/rewrite/repository';
+import { repositoryConfig, type FileChange } from '../engine/rewrite/repositoryTypes';
 import type { Finding, Language, RuleId } from '../engine/types';
 import { rewriteOptions } from '../rewrite/fix';
-import { loadSqlalchemyTemplates } from '../rewrite/templates';
+import { loadPythonRepositoryTemplates, loadSqlalchemyTemplates, loadTsRepositoryTemplates } from '../rewrite/templates';
+import { generateModelActions, WorkspaceModels } from './models';
 
 export type { TextEdit };
 
@@ -40,7 +44,22 @@ export interface OfferedRewrite {
   code?: { language: string; text: string };
   /** What the hover calls this kind of fix when it is not offered (default: the provider's target). */
   label?: string;
+  /**
+   * Other workspace files the rewrite creates or changes (a repository, a generated model). The
+   * host offers such a rewrite only to clients that take file creation in workspace edits, and
+   * only while each file still reads as `before`.
+   */
+  files?: FileChange[];
+  /**
+   * Whether the workspace still reads as it did when the rewrite was computed (the repository,
+   * session and model files it read; the folder's mapped classes). A remembered rewrite that is no
+   * longer fresh is computed again, offered or not.
+   */
+  isFresh?: () => boolean;
 }
+
+/** Reads a workspace file by its '/'-separated relative path (open buffers first), or undefined. */
+export type WorkspaceReader = (rel: string) => string | undefined;
 
 /**
  * A rewrite target for one or more languages. `options` is computed once per folder
@@ -53,7 +72,7 @@ export interface RewriteProvider<O = unknown> {
   rules: RuleId[];
   /** Whether fix-all should try this finding (of `rule`, not kept on purpose). */
   fixable(f: Finding): boolean;
-  options(root: string | undefined, config: Config): O;
+  options(root: string | undefined, config: Config, read: WorkspaceReader): O;
   /** The finding's rewrites; the first is the preferred one (offered, or with its reason). `findings`: all of the file's. */
   actions(text: string, fileName: string, finding: Finding, options: O, findings: Finding[]): OfferedRewrite[];
   /** One pass of every verified preferred rewrite of `findings` (the fixable ones; `all`: every finding of the file), as non-overlapping edits. */
@@ -98,16 +117,58 @@ function offered(a: EngineAction, extra: Partial<OfferedRewrite>): OfferedRewrit
   };
 }
 
-export const knexProvider: RewriteProvider<RewriteOptions> = {
+/**
+ * Runs `compute` with a reader that records what it read; the result is fresh while those files
+ * still read the same (and `extra` holds).
+ */
+function recordingReads<T>(read: WorkspaceReader, compute: (read: WorkspaceReader) => T, extra: () => boolean = () => true): { value: T; isFresh: () => boolean } {
+  const seen = new Map<string, string | undefined>();
+  const value = compute((rel) => {
+    const text = read(rel);
+    seen.set(rel, text);
+    return text;
+  });
+  return { value, isFresh: () => extra() && [...seen].every(([rel, text]) => read(rel) === text) };
+}
+
+/** The repository engines work in workspace-relative, '/'-separated paths (imports between files come from them). */
+function workspaceRelative(root: string, fileName: string): string | undefined {
+  if (!path.isAbsolute(fileName)) return undefined;
+  const rel = path.relative(root, fileName);
+  if (!rel || rel.startsWith('..') || path.isAbsolute(rel)) return undefined;
+  return rel.split(path.sep).join('/');
+}
+
+/** Knex options, plus the repository target's when the document is inside a workspace folder. */
+type KnexProviderOptions = RewriteOptions & { repository?: TsRepositoryOptions & { root: string } };
+
+/** The repository actions of a TS raw-sql finding, each with its own id (the method, then "all call sites"). */
+function tsRepository(text: string, fileName: string, finding: Finding, options: (TsRepositoryOptions & { root: string }) | undefined, findings: Finding[]): OfferedRewrite[] {
+  if (!options?.readFile) return [];
+  const rel = workspaceRelative(options.root, fileName);
+  if (rel === undefined) return [];
+  const r = recordingReads(options.readFile, (readFile) => tsRepositoryActions(text, rel, finding, { ...options, readFile }, findings));
+  return r.value.map((a, i) => offered(a, { id: `repository:${i}`, files: a.files, label: 'repository', isFresh: r.isFresh }));
+}
+
+export const knexProvider: RewriteProvider<KnexProviderOptions> = {
   target: 'Knex',
   rules: ['raw-sql', 'manual-transaction'],
   fixable: (f) => !f.exception && ((f.rule === 'raw-sql' && !f.dynamic && !!f.sql) || f.rule === 'manual-transaction'),
   // The planned schema change (config `rewrite.schemaMapping`) rides along, as in the CLI.
-  options: (root, config) => rewriteOptions(root ?? '', config),
+  options: (root, config, read) => {
+    const base = rewriteOptions(root ?? '', config);
+    if (!root) return base;
+    return { ...base, repository: { ...base, root, repository: repositoryConfig(config.rewrite.repository).typescript, readFile: read, repositoryTemplates: loadTsRepositoryTemplates(root).templates } };
+  },
+  // Fix-all never moves statements into repositories: that creates files, so it is asked for one call site at a time.
   actions: (text, fileName, finding, options, findings) =>
     finding.rule === 'manual-transaction'
       ? transactionRewriteActions(text, fileName, finding, options).map((a) => offered(a, {}))
-      : rewriteActions(text, fileName, finding, options, findings).map((a) => offered(a, a.knexSql !== undefined ? { sql: a.knexSql } : {})),
+      : [
+          ...rewriteActions(text, fileName, finding, options, findings).map((a) => offered(a, a.knexSql !== undefined ? { sql: a.knexSql } : {})),
+          ...tsRepository(text, fileName, finding, options.repository, findings),
+        ],
   // Transactions first: the statements inside them wait (they would run outside), and the next
   // pass of the fix-all loop takes the rest.
   fixAll: (text, fileName, findings, options, all) => {
@@ -124,16 +185,36 @@ export const knexProvider: RewriteProvider<RewriteOptions> = {
  * `async def` (sync-in-async) → `await asyncio.to_thread(...)` where that is provably safe (a quick
  * fix only: fix-all never moves work to threads on its own). server/src/engine/rewrite/python/.
  */
-export const sqlalchemyProvider: RewriteProvider<SqlalchemyRewriteOptions & ToThreadOptions> = {
+type PythonProviderOptions = SqlalchemyRewriteOptions & ToThreadOptions & { repository?: Omit<PythonRepositoryOptions, 'models'> & { root: string }; models?: WorkspaceModels };
+
+export const sqlalchemyProvider: RewriteProvider<PythonProviderOptions> = {
   target: 'SQLAlchemy 2.0',
-  rules: ['session-legacy-query', 'sync-in-async'],
+  rules: ['session-legacy-query', 'sync-in-async', 'raw-sql'],
   fixable: (f) => f.rule === 'session-legacy-query' && !f.exception,
   // Workspace overrides from .sqlmigrate/templates/sqlalchemy2 (never for an untrusted workspace).
-  options: (root, config) => ({ templates: loadSqlalchemyTemplates(root).templates, detect: detectOptions(config) }),
-  actions: (text, fileName, finding, options) =>
-    finding.rule === 'sync-in-async'
-      ? toThreadRewriteActions(text, fileName, finding, options).map((a) => offered(a, { label: 'asyncio.to_thread', ...(a.rendered !== undefined ? { code: { language: 'python', text: a.rendered } } : {}) }))
-      : sqlalchemyRewriteActions(text, fileName, finding, options).map((a) => offered(a, a.rendered !== undefined ? { code: { language: 'python', text: a.rendered } } : {})),
+  options: (root, config, read) => {
+    const base = { templates: loadSqlalchemyTemplates(root).templates, detect: detectOptions(config) };
+    if (!root) return base;
+    const repo = repositoryConfig(config.rewrite.repository).python;
+    return { ...base, repository: { root, config: repo, readFile: read, templates: loadPythonRepositoryTemplates(root).templates }, models: new WorkspaceModels(root, config, read) };
+  },
+  // raw-sql: the repository target (a SQLAlchemy 2.0 repository method), or a model generated from
+  // the table's CREATE TABLE when the table has no mapped class yet. Never in fix-all (it creates files).
+  actions: (text, fileName, finding, options) => {
+    if (finding.rule === 'sync-in-async') return toThreadRewriteActions(text, fileName, finding, options).map((a) => offered(a, { label: 'asyncio.to_thread', ...(a.rendered !== undefined ? { code: { language: 'python', text: a.rendered } } : {}) }));
+    if (finding.rule === 'raw-sql') {
+      const { repository, models } = options;
+      const rel = repository && workspaceRelative(repository.root, fileName);
+      if (!repository?.readFile || !models || rel === undefined) return [];
+      const stamp = models.stamp();
+      const r = recordingReads(repository.readFile, (readFile) => [
+        ...pythonRepositoryActions(text, rel, finding, { ...repository, readFile, models: models.models() }).map((a, i) => offered(a, { id: `repository:${i}`, files: a.files, label: 'repository' })),
+        ...generateModelActions(finding, models),
+      ], () => models.stamp() === stamp);
+      return r.value.map((a) => ({ ...a, isFresh: r.isFresh }));
+    }
+    return sqlalchemyRewriteActions(text, fileName, finding, options).map((a) => offered(a, a.rendered !== undefined ? { code: { language: 'python', text: a.rendered } } : {}));
+  },
   fixAll: (text, fileName, findings, options) => {
     const r = sqlalchemyFixAll(text, fileName, findings, options);
     return { edits: r.edits, applied: r.applied.length };
@@ -186,12 +267,16 @@ export class RewriteCache {
     return e;
   }
 
-  /** The finding's rewrites; a verified one whose result would not parse is turned into "not offered". */
-  actions(uri: string, version: number, provider: RewriteProvider<unknown>, options: unknown, text: string, fileName: string, f: Finding, findings: Finding[]): OfferedRewrite[] {
+  /**
+   * The finding's rewrites; a verified one whose result would not parse is turned into "not offered".
+   * `fresh` says whether a remembered rewrite's other files still read as it saw them (a repository
+   * edited since): when one does not, the finding's rewrites are computed again.
+   */
+  actions(uri: string, version: number, provider: RewriteProvider<unknown>, options: unknown, text: string, fileName: string, f: Finding, findings: Finding[], fresh: (o: OfferedRewrite) => boolean = () => true): OfferedRewrite[] {
     const e = this.entry(uri, version, options);
     const key = findingKey(f);
     const known = e.actions.get(key);
-    if (known) {
+    if (known && known.every((o) => (o.isFresh ? o.isFresh() : true) && fresh(o))) {
       this.stats.hits++;
       return known;
     }
@@ -317,6 +402,8 @@ export function rewriteHover(slot: ProviderSlot | undefined, actions: OfferedRew
   if (untrustedReason) return [`_No rewrite: ${untrustedReason}._`];
   if (!slot) return [];
   if ('unavailable' in slot) return [`_No rewrite: ${slot.unavailable}._`];
+  // A rule the provider has no rewrite for here (e.g. Python raw SQL outside a workspace folder).
+  if (actions && !actions.length) return [];
   const target = slot.provider.target;
   const [preferred, ...others] = actions ?? [];
   const lines: string[] = [];
