@@ -187,6 +187,18 @@ export function importEdit(tree: Tree, names: string[], templates?: SqlalchemyTe
   const line = renderImportLine(missing, templates);
   if (beforeSub) return { edit: { range: { start: pos(beforeSub.startPosition), end: pos(beforeSub.startPosition) }, newText: `${line}\n` } };
   const after = lastImport ?? docstring;
-  if (after) return { edit: { range: { start: pos(after.endPosition), end: pos(after.endPosition) }, newText: `\n${lastImport ? '' : '\n'}${line}` } };
+  if (after) {
+    const end = statementLineEnd(after);
+    return { edit: { range: { start: pos(end), end: pos(end) }, newText: `\n${lastImport ? '' : '\n'}${line}` } };
+  }
   return { edit: { range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText: `${line}\n${root.namedChildCount ? '\n' : ''}` } };
+}
+
+/**
+ * Where a line inserted after a top-level statement goes: after its trailing comment on the same
+ * line, if any (`import x  # noqa: F401` keeps its comment).
+ */
+export function statementLineEnd(st: Node): Node['endPosition'] {
+  const next = st.nextSibling;
+  return next && next.type === 'comment' && next.startPosition.row === st.endPosition.row ? next.endPosition : st.endPosition;
 }

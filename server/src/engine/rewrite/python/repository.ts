@@ -37,7 +37,7 @@ import { placeholderKeys, planSql } from '../plan';
 import { pythonModuleOf, type FileChange, type PythonModel, type RepositoryAction, type RepositoryConfig, type RepositoryMethod, type TextEdit } from '../repositoryTypes';
 import { callAt, cursorRowStyle, factoryOrigin, factoryRowStyle, recogniseCallSite, referencesOf, unparen, usesOfVariable, type CallSite, type RowStyle } from './callsiteShape';
 import { recogniseDynamicUpdate, type DynamicUpdate } from './callsiteDynamicUpdate';
-import { bindingsOf } from './imports';
+import { bindingsOf, statementLineEnd } from './imports';
 import { coreKey, corePlan, defaultPythonRepositoryTemplates, engineFor, fingerprintOf, methodBaseName, readMethod, readRenderedMethod, renderMethod, repositoryClassName, singular, type CorePlan, type PythonRepositoryTemplates, type Read } from './repoPlan';
 import { applyTextEdits, cmp, overlaps, parse, pos, treeErrors } from './tree';
 
@@ -282,7 +282,7 @@ function importEdits(tree: Tree, needs: Array<{ module: string; name: string }>,
     }
     const after = lastImport ?? docstring;
     const text = newLines.join('\n');
-    if (after) edits.push({ range: { start: pos(after.endPosition), end: pos(after.endPosition) }, newText: `\n${lastImport ? '' : '\n'}${text}` });
+    if (after) edits.push({ range: { start: pos(statementLineEnd(after)), end: pos(statementLineEnd(after)) }, newText: `\n${lastImport ? '' : '\n'}${text}` });
     else edits.push({ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText: `${text}\n${root.namedChildCount ? '\n' : ''}` });
   }
   // Insertions at one position become one edit, merged names first, new lines after them.
