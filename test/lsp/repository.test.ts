@@ -209,3 +209,67 @@ describe('language server: repository quick fixes and generated models', functio
     plain.close(ts);
   });
 });
+
+describe('language server: moving a statement to the repository everywhere in the workspace', function () {
+  this.timeout(120_000);
+  let dir = '';
+  let s: TestServer;
+  let plain: TestServer;
+
+  before(async () => {
+    await initSqlalchemyRewrite();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sqlmigrate-lsp-repo-all-'));
+    fs.cpSync(TREE, dir, { recursive: true });
+    s = await startServer({ workspace: dir, capabilities: WITH_CREATE });
+    plain = await startServer({ workspace: dir });
+    await Promise.all([waitReady(s), waitReady(plain)]);
+  });
+  after(async () => {
+    await Promise.all([s?.stop(), plain?.stop()]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('one action rewrites the identical statement in every file, with one repository method', async () => {
+    const uri = fileUri(path.join(dir, 'src', 'jobs.ts'));
+    const text = fs.readFileSync(path.join(dir, 'src', 'jobs.ts'), 'utf8');
+    const adminBefore = fs.readFileSync(path.join(dir, 'src', 'admin.ts'), 'utf8');
+    s.open(uri, 'typescript', text, 1);
+    const d = await s.diagnosticsFor(uri, (p) => p.version === 1 && p.diagnostics.length > 0);
+    const title = 'Move this statement to the repository everywhere in the workspace (1 more call site in 1 other file)';
+    const all = (await actionsAt(s, uri, onLine(d.diagnostics, 6).range)).find((a) => a.title === title);
+    assert.ok(all, 'offered');
+    // Only where the statement is elsewhere too: findJob's statement is in this file only.
+    assert.ok(!(await actionsAt(s, uri, onLine(d.diagnostics, 11).range)).some((a) => a.title.startsWith('Move this statement to the repository everywhere')));
+    const resolved = (await s.connection.sendRequest('codeAction/resolve', all)) as CodeAction;
+    const changes = resolved.edit!.documentChanges as Array<TextDocumentEdit | CreateFile>;
+    assert.equal((changes[0] as CreateFile).kind, 'create');
+    const edited = changes.filter((c): c is TextDocumentEdit => !('kind' in c)).map((c) => c.textDocument);
+    assert.deepEqual(edited, [
+      { uri: fileUri(path.join(dir, 'src', 'repositories', 'jobRepository.ts')), version: null },
+      { uri: fileUri(path.join(dir, 'src', 'admin.ts')), version: null },
+      { uri, version: 1 },
+    ]);
+    const texts = applyToDisk(dir, changes, new Map([['src/jobs.ts', text]]));
+    const repo = texts.get('src/repositories/jobRepository.ts')!;
+    assert.equal(repo.match(/async listByOwnerId\(/g)?.length, 1);
+    assert.ok(!/findById|updateStatusById/.test(repo), 'only the chosen statement moves');
+    for (const [rel, t] of texts) assert.deepEqual(parseProblems(t, rel), [], `${rel} parses`);
+    assert.match(texts.get('src/admin.ts')!, /await jobRepository\.listByOwnerId\(user\.id\)/);
+    assert.notEqual(texts.get('src/admin.ts'), adminBefore);
+    assert.match(texts.get('src/jobs.ts')!, /await jobRepository\.listByOwnerId\(owner\)/);
+    assert.match(texts.get('src/jobs.ts')!, /pool\.query\('SELECT id, name, status FROM jobs WHERE id = \$1'/, 'the other statements stay');
+    s.close(uri);
+  });
+
+  it('is not offered to a client without resource operations', async () => {
+    fs.cpSync(TREE, dir, { recursive: true, force: true });
+    fs.rmSync(path.join(dir, 'src', 'repositories'), { recursive: true, force: true });
+    const uri = fileUri(path.join(dir, 'src', 'jobs.ts'));
+    plain.open(uri, 'typescript', fs.readFileSync(path.join(dir, 'src', 'jobs.ts'), 'utf8'), 1);
+    const d = await plain.diagnosticsFor(uri, (p) => p.version === 1 && p.diagnostics.length > 0);
+    const titles = (await actionsAt(plain, uri, onLine(d.diagnostics, 6).range)).map((a) => a.title);
+    assert.ok(titles.some((t) => t.startsWith('Rewrite with Knex')), titles.join(' | '));
+    assert.ok(!titles.some((t) => t.startsWith('Move this statement')), titles.join(' | '));
+    plain.close(uri);
+  });
+});

@@ -73,6 +73,9 @@ import { IncrementalAnalyzer } from './incremental';
 import { analyseFileCached, FileResultCache } from '../cache';
 import { diffEdit, findingKey, fixableFindings, REWRITE_PROVIDERS, RewriteCache, rewriteHover, type FixAllOutcome, type OfferedRewrite, type ProviderSlot, type RewriteProvider, type TextEdit as RewriteEdit } from './rewrites';
 import { readSourceFile } from '../engine/scan';
+import { parses as tsParses } from '../rewrite/fix';
+import { planRepositoryTree } from '../rewrite/fixRepository';
+import { initModelGeneration } from '../engine/rewrite/python/model';
 
 const WATCHED_SOURCES = '**/*.{ts,tsx,mts,cts,js,jsx,mjs,cjs,py}';
 /** Workspace template overrides (server/src/rewrite/templates.ts): a change drops the folder's rewrite options. */
@@ -114,13 +117,26 @@ interface RewriteActionData {
   id: string;
 }
 
+/** "Move every call site of this statement in the workspace": the finding whose statement it is. */
+interface RepositoryWorkspaceActionData {
+  uri: string;
+  version: number;
+  kind: 'repository-workspace';
+  key: string;
+}
+
 interface FixAllActionData {
   uri: string;
   version: number;
   kind: 'rewrite-all' | 'fix-all';
 }
 
-type ActionData = KeepActionData | RewriteActionData | FixAllActionData;
+type ActionData = KeepActionData | RewriteActionData | FixAllActionData | RepositoryWorkspaceActionData;
+
+/** Statements are the same when their text is, whitespace aside (the repository's fingerprint then tells the methods apart). */
+function sameStatementKey(sql: string): string {
+  return sql.replace(/\s+/g, ' ').trim();
+}
 
 /** Whether an action of `kind` is asked for by a requested kind (LSP kinds are dot-separated hierarchies). */
 function kindMatches(kind: string, requested: string): boolean {
@@ -641,6 +657,11 @@ export class SqlmigrateServer {
             }
             actions.push(action);
           }
+          const workspaceMove = this.repositoryWorkspaceAction(doc, f, offered, ctx?.folder, ctx?.rel);
+          if (workspaceMove) {
+            workspaceMove.diagnostics = ourDiagnostics(f);
+            actions.push(workspaceMove);
+          }
         }
         if (anyVerified && fixable.length > 1) {
           const action = CodeAction.create(REWRITE_ALL_TITLE, CodeActionKind.QuickFix);
@@ -687,6 +708,73 @@ export class SqlmigrateServer {
     return actions;
   }
 
+  /** The raw-sql findings with the same statement (whitespace aside) in the folder's other files of the same language family. */
+  private sameStatementElsewhere(folder: Folder, rel: string, f: Finding): Array<{ rel: string; count: number }> {
+    const sql = f.sql ? sameStatementKey(f.sql.text) : undefined;
+    if (!sql) return [];
+    const py = /\.py$/i.test(rel);
+    const out: Array<{ rel: string; count: number }> = [];
+    for (const entry of folder.index.values()) {
+      if (entry.rel === rel || /\.py$/i.test(entry.rel) !== py) continue;
+      const count = entry.findings.filter((g) => g.rule === 'raw-sql' && !g.exception && !g.dynamic && g.sql && sameStatementKey(g.sql.text) === sql).length;
+      if (count) out.push({ rel: entry.rel, count });
+    }
+    return out.sort((a, b) => a.rel.localeCompare(b.rel));
+  }
+
+  /**
+   * When the finding's statement can move to a repository and the same statement is in other
+   * files: one action moving every call site in the workspace (resolved by planRepositoryTree over
+   * those files). It may create and change several files, so only for clients that take that.
+   */
+  private repositoryWorkspaceAction(doc: TextDocument, f: Finding, offered: OfferedRewrite[], folder: Folder | undefined, rel: string | undefined): CodeAction | undefined {
+    if (!folder || !rel || !this.caps.createFiles || !this.caps.codeActionResolve) return undefined;
+    if (!offered.some((o) => o.verified && o.label === 'repository')) return undefined;
+    const elsewhere = this.sameStatementElsewhere(folder, rel, f);
+    if (!elsewhere.length) return undefined;
+    const total = elsewhere.reduce((n, e) => n + e.count, 0);
+    const action = CodeAction.create(`Move this statement to the repository everywhere in the workspace (${total} more call site${total === 1 ? '' : 's'} in ${elsewhere.length} other file${elsewhere.length === 1 ? '' : 's'})`, CodeActionKind.QuickFix);
+    action.data = { uri: doc.uri, version: doc.version, kind: 'repository-workspace', key: findingKey(f) } satisfies RepositoryWorkspaceActionData;
+    return action;
+  }
+
+  /** Resolves the workspace-wide repository move: every changed file, created ones first. */
+  private repositoryWorkspaceEdit(doc: TextDocument, f: Finding, folder: Folder, rel: string): WorkspaceEdit | undefined {
+    const sql = f.sql ? sameStatementKey(f.sql.text) : undefined;
+    if (!sql) return undefined;
+    const files = [rel, ...this.sameStatementElsewhere(folder, rel, f).map((e) => e.rel)];
+    const { report, changes } = planRepositoryTree(folder.root, folder.config, {
+      read: (r) => this.readWorkspaceFile(folder, r),
+      parsesTs: tsParses,
+      files,
+      select: (_r, g) => !!g.sql && !g.dynamic && sameStatementKey(g.sql.text) === sql,
+      drivers: folder.drivers,
+    });
+    if (!report.applied.some((a) => a.file === rel)) {
+      const why = report.skipped.find((s) => s.file === rel)?.reason ?? 'it is no longer verified';
+      this.connection.window.showWarningMessage(`sqlmigrate: this statement cannot move to a repository now: ${why}`);
+      return undefined;
+    }
+    if (report.skipped.length) {
+      const s = report.skipped[0];
+      this.connection.window.showInformationMessage(`sqlmigrate: moved ${report.applied.length} call sites; ${report.skipped.length} stay (${s.file}:${s.startLine}: ${s.reason})`);
+    }
+    const created: WorkspaceEdit['documentChanges'] = [];
+    const edited: WorkspaceEdit['documentChanges'] = [];
+    for (const [r, c] of changes) {
+      const uri = folder.uriOf(r);
+      if (c.before === undefined) {
+        created.push(CreateFile.create(uri, { overwrite: false, ignoreIfExists: false }));
+        created.push(TextDocumentEdit.create({ uri, version: null }, [TextEdit.insert({ line: 0, character: 0 }, c.after)]));
+        continue;
+      }
+      const e = diffEdit(c.before, c.after);
+      const open = this.documents.get(uri);
+      if (e) edited.push(TextDocumentEdit.create({ uri, version: uri === doc.uri ? doc.version : open ? open.version : null }, [TextEdit.replace(e.range, e.newText)]));
+    }
+    return { documentChanges: [...created, ...edited] };
+  }
+
   private keepActionEdit(doc: TextDocument, f: Finding): { edit: WorkspaceEdit; command?: CodeAction['command'] } {
     const lineText = doc.getText(Range.create(f.range.start.line, 0, f.range.start.line + 1, 0)).replace(/\r?\n$/, '');
     const k = keepEdit(f, lineText);
@@ -727,6 +815,16 @@ export class SqlmigrateServer {
         return action;
       }
       action.edit = edit;
+      return action;
+    }
+    if (data.kind === 'repository-workspace') {
+      const ctx = this.rewriteContext(doc);
+      const f = cur.findings.find((x) => findingKey(x) === data.key);
+      if (!f || !ctx?.folder || !ctx.rel) return action;
+      await initModelGeneration(); // the Python parser reads the folder's models
+      if (this.documents.get(data.uri)?.version !== data.version) return action;
+      const edit = this.repositoryWorkspaceEdit(doc, f, ctx.folder, ctx.rel);
+      if (edit) action.edit = edit;
       return action;
     }
     if (data.kind === 'rewrite-all' || data.kind === 'fix-all') {

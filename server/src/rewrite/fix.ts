@@ -64,7 +64,7 @@ export function rewriteOptions(root: string, config: Config, rewrite: RewriteCon
   };
 }
 
-function parses(text: string, fileName: string): boolean {
+export function parses(text: string, fileName: string): boolean {
   const ext = path.extname(fileName).toLowerCase();
   const kind = ext === '.tsx' ? ts.ScriptKind.TSX : ext === '.jsx' ? ts.ScriptKind.JSX : /\.[cm]?js$/.test(ext) ? ts.ScriptKind.JS : ts.ScriptKind.TS;
   const sf = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, kind);

@@ -15,7 +15,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { analyzeText } from '../engine/analyze';
+import { analyzeTextSync } from '../engine/analyze';
 import { detectOptions, PathRules, type Config } from '../engine/config';
 import { DriverIndex } from '../engine/imports';
 import { applyEdits } from '../engine/rewrite';
@@ -44,17 +44,12 @@ class Tree {
   private readonly texts = new Map<string, string | undefined>();
   readonly changed = new Map<string, { before: string | undefined; after: string }>();
 
-  constructor(private readonly root: string, private readonly maxFileSize: number) {}
+  constructor(private readonly source: (rel: string) => string | undefined) {}
 
   read = (rel: string): string | undefined => {
     const norm = rel.replace(/\\/g, '/');
     if (this.changed.has(norm)) return this.changed.get(norm)!.after;
-    if (!this.texts.has(norm)) {
-      const abs = path.join(this.root, ...norm.split('/'));
-      if (!abs.startsWith(this.root + path.sep)) return undefined;
-      const r = fs.existsSync(abs) ? readSourceFile(abs, this.maxFileSize) : { skip: 'absent' };
-      this.texts.set(norm, 'skip' in r ? undefined : r.text);
-    }
+    if (!this.texts.has(norm)) this.texts.set(norm, norm.split('/').includes('..') ? undefined : this.source(norm));
     return this.texts.get(norm);
   };
 
@@ -69,6 +64,16 @@ class Tree {
   }
 }
 
+/** A file of the tree as it is on disk (undefined when absent, unreadable or not text). */
+export function diskReader(root: string, maxFileSize: number): (rel: string) => string | undefined {
+  return (rel) => {
+    const abs = path.join(root, ...rel.split('/'));
+    if (!abs.startsWith(root + path.sep) || !fs.existsSync(abs)) return undefined;
+    const r = readSourceFile(abs, maxFileSize);
+    return 'skip' in r ? undefined : r.text;
+  };
+}
+
 function writeAtomic(file: string, text: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.sqlmigrate-${process.pid}.tmp`);
@@ -77,19 +82,34 @@ function writeAtomic(file: string, text: string): void {
   fs.renameSync(tmp, file);
 }
 
-/** Runs the repository fix over a tree and returns the report (no output). */
-export async function fixRepositoryTree(root: string, config: Config, options: { dryRun: boolean; parsesTs: (text: string, file: string) => boolean }): Promise<RepositoryFixReport> {
-  await initModelGeneration(); // the Python parser, before the first modelsInPython
+export interface RepositoryTreeOptions {
+  /** The tree's files by workspace-relative path: the disk (diskReader), or the editor's buffers first. */
+  read: (rel: string) => string | undefined;
+  parsesTs: (text: string, file: string) => boolean;
+  /** Only these files' call sites (all files are still read for models and CREATE TABLEs). */
+  files?: string[];
+  /** Only these findings (default: every raw-sql finding not kept on purpose). */
+  select?: (rel: string, f: Finding) => boolean;
+  /** Drivers across modules when the host already knows them (else built from the tree). */
+  drivers?: DriverIndex;
+}
+
+/**
+ * The repository fix over a tree, in memory: the report and every file's new text. Synchronous;
+ * the Python parser must be loaded (initModelGeneration).
+ */
+export function planRepositoryTree(root: string, config: Config, options: RepositoryTreeOptions): { report: RepositoryFixReport; changes: Map<string, { before: string | undefined; after: string }> } {
   const rules = new PathRules(config);
   const detect = detectOptions(config);
   const repo = repositoryConfig(config.rewrite.repository);
   const report: RepositoryFixReport = { applied: [], skipped: [], files: [] };
-  const tree = new Tree(root, config.maxFileSize);
+  const tree = new Tree(options.read);
+  const only = options.files ? new Set(options.files) : undefined;
   const kept = (rel: string, f: Finding) => !!f.exception || !!rules.exceptionFor(rel, f.rule);
 
   // One pass over the tree: findings, drivers, models and DDL.
   const skippedFiles: SkippedFile[] = [];
-  const drivers = new DriverIndex();
+  const drivers = options.drivers ?? new DriverIndex();
   const sources: Array<{ rel: string; text: string; findings: Finding[] }> = [];
   const models: PythonModel[] = [];
   const ddl = new Map<string, DdlTable>();
@@ -105,9 +125,11 @@ export async function fixRepositoryTree(root: string, config: Config, options: {
     }
     if (DDL_FILE.test(rel) && /create\s+table/i.test(text)) for (const t of createTablesIn(text, rel)) if (!ddl.has(t.table.toLowerCase())) ddl.set(t.table.toLowerCase(), t);
     if (/\.sql$/i.test(rel)) continue;
-    const result = await analyzeText(text, rel, detect);
-    drivers.add(rel, result.driverExports);
-    if (result.findings.some((f) => f.rule === 'raw-sql' && !kept(rel, f))) sources.push({ rel, text, findings: result.findings });
+    // With `files` (the editor's "every call site" fix), only those are analysed; drivers then come from the host.
+    if (only && !only.has(rel)) continue;
+    const result = analyzeTextSync(text, rel, detect);
+    if (!options.drivers) drivers.add(rel, result.driverExports);
+    if (result.findings.some((f) => f.rule === 'raw-sql' && !kept(rel, f) && (!options.select || options.select(rel, f)))) sources.push({ rel, text, findings: result.findings });
   }
 
   const style = repo.python.modelStyle === 'auto' ? (usesSqlModel(pyTexts) ? 'sqlmodel' : 'declarative') : repo.python.modelStyle;
@@ -131,7 +153,7 @@ export async function fixRepositoryTree(root: string, config: Config, options: {
   const pyTemplates = loadPythonRepositoryTemplates(root).templates;
   for (const { rel, text, findings: first } of sources) {
     const all = first.map((f) => drivers.resolved(rel, f));
-    const statements = all.filter((f) => f.rule === 'raw-sql' && !kept(rel, f));
+    const statements = all.filter((f) => f.rule === 'raw-sql' && !kept(rel, f) && (!options.select || options.select(rel, f)));
     const isPy = /\.py$/i.test(rel);
     // The tree as it is before this file, to roll back to when this file's result does not parse.
     const snapshot = new Map(tree.changed);
@@ -170,16 +192,24 @@ export async function fixRepositoryTree(root: string, config: Config, options: {
     for (const a of fix.applied) report.applied.push({ file: rel, startLine: a.finding.range.start.line + 1, rule: 'raw-sql', target: 'repository', method: `${a.method.className}.${a.method.name}` });
   }
 
+  const changes = new Map<string, { before: string | undefined; after: string }>();
   for (const [rel, c] of tree.changed) {
     if (c.before === c.after) continue;
-    const isSource = sources.some((s) => s.rel === rel);
-    if (!isSource) report.files.push({ file: rel, created: c.before === undefined });
-    if (!options.dryRun) writeAtomic(path.join(root, ...rel.split('/')), c.after);
+    changes.set(rel, c);
+    if (!sources.some((s) => s.rel === rel)) report.files.push({ file: rel, created: c.before === undefined });
   }
   const order = (a: { file: string; startLine: number }, b: { file: string; startLine: number }) => a.file.localeCompare(b.file) || a.startLine - b.startLine;
   report.applied.sort(order);
   report.skipped.sort(order);
   report.files.sort((a, b) => a.file.localeCompare(b.file));
+  return { report, changes };
+}
+
+/** `sqlmigrate fix --target repository`: plans over the files on disk, writes (unless a dry run), returns the report. */
+export async function fixRepositoryTree(root: string, config: Config, options: { dryRun: boolean; parsesTs: (text: string, file: string) => boolean }): Promise<RepositoryFixReport> {
+  await initModelGeneration(); // the Python parser, for models and analysis
+  const { report, changes } = planRepositoryTree(root, config, { read: diskReader(root, config.maxFileSize), parsesTs: options.parsesTs });
+  if (!options.dryRun) for (const [rel, c] of changes) writeAtomic(path.join(root, ...rel.split('/')), c.after);
   return report;
 }
 
