@@ -417,6 +417,9 @@ function hasStatementShape(keyword: string, text: string): boolean {
  */
 function looksLikeProse(text: string): boolean {
   const t = text.trim();
+  // A final `?` after a keyword or operator that takes a value is a placeholder, not a question
+  // mark: "SELECT name FROM jobs LIMIT ?", "… WHERE id = ?".
+  if (/(?:\b(?:LIMIT|OFFSET|FETCH|AND|OR|IN|IS|LIKE|ILIKE|BETWEEN|THEN|ELSE|SET|WHERE|BY|VALUES)|[=<>(,+*/%-])\s*\?$/i.test(t) && /\bFROM\b|\bINTO\b|\bSET\b|\bWHERE\b/i.test(t)) return false;
   if (/[.!?…]$/.test(t) && !/[=*(),;$]|\?\s*(,|\)|$)/.test(t.slice(0, -1))) return true;
   const words = t.split(/\s+/);
   const first = words[0] ?? '';
