@@ -151,7 +151,9 @@ describe('reliability: fuzzing', function () {
       { numRuns: 250 * SCALE, seed: SEED },
     );
     report('mutated fixtures', { ...stats });
-    assert.ok(stats.findings > 500 && stats.editsChecked > 100, 'the mutations still left findings and edits to check');
+    // A sanity bound, not a count: the mutated inputs still hold findings (more than one per input
+    // on average) and verified edits to check. The corpus grows with the fixtures, so no fixed total.
+    assert.ok(stats.findings > stats.inputs && stats.editsChecked > 100, `the mutations still left findings and edits to check: ${JSON.stringify(stats)}`);
   });
 
   it('generated unicode soup in TS and Python files', () => {
