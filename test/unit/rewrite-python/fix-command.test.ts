@@ -15,6 +15,7 @@ import { runFixCommand } from '../../../server/src/rewrite/fix';
 import { DETECT, legacyFindings, pythonSyntaxErrors } from './check';
 
 const REPO = path.join(__dirname, '..', '..', '..', '..');
+const PYTHON = process.env.SQLMIGRATE_PYTHON ?? '/usr/bin/python3';
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'rewrite', 'sqlalchemy2');
 
 function copyDir(src: string, dst: string, skip: (name: string) => boolean = () => false): void {
@@ -68,6 +69,7 @@ describe('rewrite-python: sqlmigrate fix --target sqlalchemy2', () => {
     assert.ok(report.applied.every((a) => a.rule === 'session-legacy-query' && a.target === 'sqlalchemy2'));
     assert.ok(report.skipped.some((s) => s.file === 'fixtures/na-query-object.py'));
     assert.ok(report.applied.some((a) => a.file === 'examples/py-service/app/api/jobs.py'));
+    const changedPy: string[] = [];
     for (const [rel, old] of before) {
       const now = fs.readFileSync(path.join(dir, rel), 'utf8');
       const appliedHere = report.applied.filter((a) => a.file === rel).length;
@@ -77,7 +79,14 @@ describe('rewrite-python: sqlmigrate fix --target sqlalchemy2', () => {
       }
       assert.deepEqual(await pythonSyntaxErrors(now), [], `${rel} must parse`);
       assert.equal((await legacyFindings(now, rel)).length, counts.get(rel)! - appliedHere, `${rel}: a rescan still finds rewritten chains`);
+      changedPy.push(path.join(dir, rel));
     }
+    // Every changed file compiles with CPython too (bytecode kept out of the tree).
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'sqlmigrate-pycache-'));
+    const compiled = spawnSync(PYTHON, ['-m', 'py_compile', ...changedPy], { encoding: 'utf8', env: { ...process.env, PYTHONPYCACHEPREFIX: cache } });
+    fs.rmSync(cache, { recursive: true, force: true });
+    assert.ok(changedPy.length >= 5, `changed ${changedPy.length} files`);
+    assert.equal(compiled.status, 0, `python3 -m py_compile: ${compiled.stderr}`);
     // A second run finds nothing more to do.
     const again = JSON.parse((await run([dir, '--target', 'sqlalchemy2', '--format', 'json'])).out) as Report;
     assert.equal(again.applied.length, 0);
