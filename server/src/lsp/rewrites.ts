@@ -148,7 +148,8 @@ function tsRepository(text: string, fileName: string, finding: Finding, options:
   const rel = workspaceRelative(options.root, fileName);
   if (rel === undefined) return [];
   const r = recordingReads(options.readFile, (readFile) => tsRepositoryActions(text, rel, finding, { ...options, readFile }, findings));
-  return r.value.map((a, i) => offered(a, { id: `repository:${i}`, files: a.files, label: 'repository', isFresh: r.isFresh }));
+  // Never the preferred fix: the in-place Knex rewrite is, and a move that creates files is never auto-applied.
+  return r.value.map((a, i) => offered(a, { id: `repository:${i}`, preferred: false, files: a.files, label: 'repository', isFresh: r.isFresh }));
 }
 
 export const knexProvider: RewriteProvider<KnexProviderOptions> = {
@@ -208,7 +209,7 @@ export const sqlalchemyProvider: RewriteProvider<PythonProviderOptions> = {
       if (!repository?.readFile || !models || rel === undefined) return [];
       const stamp = models.stamp();
       const r = recordingReads(repository.readFile, (readFile) => [
-        ...pythonRepositoryActions(text, rel, finding, { ...repository, readFile, models: models.models() }).map((a, i) => offered(a, { id: `repository:${i}`, files: a.files, label: 'repository' })),
+        ...pythonRepositoryActions(text, rel, finding, { ...repository, readFile, models: models.models() }).map((a, i) => offered(a, { id: `repository:${i}`, preferred: false, files: a.files, label: 'repository' })),
         ...generateModelActions(finding, models),
       ], () => models.stamp() === stamp);
       return r.value.map((a) => ({ ...a, isFresh: r.isFresh }));

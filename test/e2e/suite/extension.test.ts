@@ -109,6 +109,7 @@ const COVERED_FAMILIES: Record<string, string> = {
   'Rewrite in SQLAlchemy 2.0 style': 'rewrites a session.query() chain with the SQLAlchemy 2.0 quick fix; fix-all rewrites the rest; undo restores them',
   'Rewrite as db.transaction': 'rewrites a hand-written transaction as db.transaction(), whose statements get no rewrite of their own; undo restores it',
   'Run in a worker thread': 'moves a blocking call in async def to asyncio.to_thread with its quick fix; undo restores it',
+  'Move to a repository': 'moves a pg call into a new repository file with its quick fix (CreateFile applied by VS Code); restoring the files restores the counts',
 };
 
 /**
@@ -171,7 +172,12 @@ async function undoTo(editor: vscode.TextEditor, before: string): Promise<void> 
 }
 
 const codeOf = (d: vscode.Diagnostic) => (typeof d.code === 'object' ? d.code.value : d.code);
-const familyOf = (title: string) => (title.startsWith('Keep this statement on purpose') ? 'Keep this statement on purpose…' : title.replace(/\s*[:(].*$/, ''));
+const familyOf = (title: string) =>
+  title.startsWith('Keep this statement on purpose')
+    ? 'Keep this statement on purpose…'
+    : /^(Use \w+Repository\.|Move to \w+Repository\.|Move this statement to the repository)/.test(title)
+      ? 'Move to a repository'
+      : title.replace(/\s*[:(].*$/, '');
 
 describe('sqlmigrate in VS Code (packaged .vsix)', () => {
   const users = () => file('src/db/users.ts');
@@ -462,6 +468,43 @@ describe('sqlmigrate in VS Code (packaged .vsix)', () => {
     await undoTo(editor, before);
     // db.raw() keeps the statement a finding: wait for the lines of the undone text, not only the count.
     await poll('the 3 diagnostics back on their lines after undo', () => ours(users()).map((d) => d.range.start.line).sort((a, b) => a - b).join() === '5,14,19');
+  });
+
+  it('moves a pg call into a new repository file with its quick fix (CreateFile applied by VS Code); restoring the files restores the counts', async () => {
+    const editor = await vscode.window.showTextDocument(users());
+    const before = editor.document.getText();
+    const target = await poll('the finding on line 6', () => ours(users()).find((d) => d.range.start.line === 5));
+    const actions = await codeActions(users(), target.range);
+    const move = actions.find((a) => a.title === 'Use userRepository.findById() (new src/repositories/userRepository.ts)');
+    assert.ok(move?.edit, actions.map((a) => a.title).join(', '));
+    assert.notEqual(move.isPreferred, true, 'the Knex rewrite stays the preferred fix');
+    const repoUri = file('src/repositories/userRepository.ts');
+    assert.ok(await vscode.workspace.applyEdit(move.edit));
+    try {
+      assert.equal(
+        editor.document.getText(),
+        rewritten(
+          before,
+          ["import { Pool } from 'pg';\n", "import { Pool } from 'pg';\nimport { userRepository } from '../repositories/userRepository';\n"],
+          [REWRITES.findUserKnex[0], '  const result = await userRepository.findById(id);\n  return result;'],
+        ),
+      );
+      const repo = await vscode.workspace.openTextDocument(repoUri);
+      assert.match(repo.getText(), /export class UserRepository \{[\s\S]*async findById\(id: Knex\.Value\) \{\n    return this\.db\('users'\)\.select\('id', 'email', 'display_name'\)\.where\('id', '=', id\)\.first\(\);/);
+      assert.match(repo.getText(), /^export const userRepository = new UserRepository\(db\);$/m);
+      await repo.save();
+      await poll('2 diagnostics after the move', () => ours(users()).length === 2);
+      await counts(4, 2, 'the counts after the move');
+    } finally {
+      const restore = new vscode.WorkspaceEdit();
+      restore.replace(users(), new vscode.Range(0, 0, editor.document.lineCount, 0), before);
+      restore.deleteFile(repoUri, { ignoreIfNotExists: true });
+      assert.ok(await vscode.workspace.applyEdit(restore));
+      await editor.document.save();
+    }
+    assert.equal(editor.document.getText(), before);
+    await poll('the 3 diagnostics back on their lines', () => ours(users()).map((d) => d.range.start.line).sort((a, b) => a - b).join() === '5,14,19');
+    await counts(5, 2, 'the counts after restoring');
   });
 
   it('rewrites every verified statement with "Rewrite all verified statements in this file"; undo restores them', async () => {
