@@ -319,7 +319,7 @@ function runPeer(dir: string): Record<string, number> {
   return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
 }
 
-function runLatency(edits: number): Array<{ language: string; p50: number; p95: number; max: number; findings: number; codeAction: { p50: number; p95: number } }> {
+function runLatency(edits: number): Array<{ language: string; p50: number; p95: number; max: number; findings: number; codeAction: { p50: number; p95: number }; codeActionInvoked: { p50: number; p95: number } }> {
   const script = path.join(ROOT, 'out', 'test', 'lsp', 'latency.js');
   const out = execFileSync(process.execPath, [script, '--edits', String(edits), '--lines', '3000', '--json'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'inherit'] });
   return JSON.parse(out.slice(out.indexOf('['))) as ReturnType<typeof runLatency>;
@@ -418,7 +418,7 @@ async function main(): Promise<void> {
     },
     lspIncremental: lspInc && Object.fromEntries(Object.entries(lspInc).map(([k, v]) => [k, Number(v.toFixed(1))])),
     incremental: Object.fromEntries(Object.entries(inc).map(([k, v]) => [k, typeof v === 'number' ? Number(v.toFixed(1)) : v])),
-    lsp: lsp?.map((l) => ({ language: l.language, findings: l.findings, edits: args.edits, p50: round1(l.p50), p95: round1(l.p95), max: round1(l.max), codeActionP50: round1(l.codeAction.p50), codeActionP95: round1(l.codeAction.p95) })),
+    lsp: lsp?.map((l) => ({ language: l.language, findings: l.findings, edits: args.edits, p50: round1(l.p50), p95: round1(l.p95), max: round1(l.max), codeActionP50: round1(l.codeAction.p50), codeActionP95: round1(l.codeAction.p95), menuP50: round1(l.codeActionInvoked.p50), menuP95: round1(l.codeActionInvoked.p95) })),
     ratios: {
       scanOverFloor: Number((sMs / fMs).toFixed(3)),
       scanOtherWorkersOverFloor: Number((s1Ms / fMs).toFixed(3)),
@@ -433,7 +433,8 @@ async function main(): Promise<void> {
   if (result.peer) rows.push({ measure: 'ESLint peer / scan (TS/JS part)', value: `${result.ratios.peerOverScan}× (${result.peer.ms} / ${result.peer.sqlmigrateMs} ms)`, target: '≥ 5×', met: result.ratios.peerOverScan! >= 5 });
   for (const l of result.lsp ?? []) {
     rows.push({ measure: `edit → diagnostics p50 / p95 (${l.language})`, value: `${l.p50} / ${l.p95} ms`, target: 'p95 ≤ 30 ms', met: l.p95 <= 30 });
-    rows.push({ measure: `code action p95 (${l.language})`, value: `${l.codeActionP95} ms`, target: '≤ 50 ms', met: l.codeActionP95 <= 50 });
+    rows.push({ measure: `code action p95, light bulb (${l.language})`, value: `${l.codeActionP95} ms`, target: '≤ 50 ms', met: l.codeActionP95 <= 50 });
+    rows.push({ measure: `code action p95, menu opened (${l.language})`, value: `${l.menuP95} ms`, target: '≤ 50 ms', met: l.menuP95 <= 50 });
   }
   if (result.lspIncremental) rows.push({ measure: 'one file changed: server reanalysis p50/p95', value: `${result.lspIncremental.ms} / ${result.lspIncremental.p95} ms`, target: '≤ 50 ms', met: result.lspIncremental.p95 <= 50 });
   rows.push({ measure: 'one file changed: cached scanDirectory', value: `${result.incremental.ms} ms (restart from disk ${result.incremental.restartMs} ms)`, target: '(walks all)', met: null });

@@ -94,7 +94,7 @@ export function fileUri(p: string): string {
 }
 
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
-  const child = spawn(process.execPath, [SERVER_JS, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(process.env.SQLMIGRATE_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), SERVER_JS, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const connection = createProtocolConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
   const waiters = new Set<{ test: (p: PublishDiagnosticsParams) => boolean; done: (p: PublishDiagnosticsParams) => void }>();
   const s: TestServer = {

@@ -235,11 +235,11 @@ describe('language server: moving a statement to the repository everywhere in th
     const adminBefore = fs.readFileSync(path.join(dir, 'src', 'admin.ts'), 'utf8');
     s.open(uri, 'typescript', text, 1);
     const d = await s.diagnosticsFor(uri, (p) => p.version === 1 && p.diagnostics.length > 0);
-    const title = 'Move this statement to the repository everywhere in the workspace (1 more call site in 1 other file)';
+    const title = 'Move this statement to the repository at all 2 call sites (2 files)';
     const all = (await actionsAt(s, uri, onLine(d.diagnostics, 6).range)).find((a) => a.title === title);
     assert.ok(all, 'offered');
     // Only where the statement is elsewhere too: findJob's statement is in this file only.
-    assert.ok(!(await actionsAt(s, uri, onLine(d.diagnostics, 11).range)).some((a) => a.title.startsWith('Move this statement to the repository everywhere')));
+    assert.ok(!(await actionsAt(s, uri, onLine(d.diagnostics, 11).range)).some((a) => a.title.startsWith('Move this statement to the repository')));
     const resolved = (await s.connection.sendRequest('codeAction/resolve', all)) as CodeAction;
     const changes = resolved.edit!.documentChanges as Array<TextDocumentEdit | CreateFile>;
     assert.equal((changes[0] as CreateFile).kind, 'create');
@@ -258,6 +258,41 @@ describe('language server: moving a statement to the repository everywhere in th
     assert.notEqual(texts.get('src/admin.ts'), adminBefore);
     assert.match(texts.get('src/jobs.ts')!, /await jobRepository\.listByOwnerId\(owner\)/);
     assert.match(texts.get('src/jobs.ts')!, /pool\.query\('SELECT id, name, status FROM jobs WHERE id = \$1'/, 'the other statements stay');
+    s.close(uri);
+  });
+
+  it('covers identical statements in the same file, computed when chosen', async () => {
+    const rel = 'src/dups.ts';
+    const uri = fileUri(path.join(dir, 'src', 'dups.ts'));
+    const text = [
+      "import { Pool } from 'pg';",
+      '',
+      'const pool = new Pool();',
+      '',
+      'export async function a(id: number) {',
+      "  const { rows } = await pool.query('SELECT id, email FROM users WHERE id = $1', [id]);",
+      '  return rows[0];',
+      '}',
+      '',
+      'export async function b(userId: number) {',
+      "  const { rows } = await pool.query('SELECT id, email FROM users WHERE id = $1', [userId]);",
+      '  return rows[0];',
+      '}',
+      '',
+    ].join('\n');
+    fs.writeFileSync(path.join(dir, rel), text);
+    s.open(uri, 'typescript', text, 1);
+    const d = await s.diagnosticsFor(uri, (p) => p.version === 1 && p.diagnostics.length === 2);
+    const all = (await actionsAt(s, uri, onLine(d.diagnostics, 6).range)).find((a) => a.title === 'Move this statement to the repository at all 2 call sites in this file');
+    assert.ok(all, 'offered');
+    const resolved = (await s.connection.sendRequest('codeAction/resolve', all)) as CodeAction;
+    const changes = resolved.edit!.documentChanges as Array<TextDocumentEdit | CreateFile>;
+    const texts = applyToDisk(dir, changes, new Map([[rel, text]]));
+    const repo = texts.get('src/repositories/userRepository.ts')!;
+    assert.equal(repo.match(/async findById\(/g)?.length, 1, 'one method for both');
+    const after = texts.get(rel)!;
+    assert.match(after, /await userRepository\.findById\(id\)[\s\S]*await userRepository\.findById\(userId\)/);
+    for (const [r, t] of texts) assert.deepEqual(parseProblems(t, r), [], `${r} parses`);
     s.close(uri);
   });
 

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import {
   CodeAction,
   CodeActionKind,
+  CodeActionTriggerKind,
   CreateFile,
   DidChangeConfigurationNotification,
   DidChangeWatchedFilesNotification,
@@ -635,11 +636,14 @@ export class SqlmigrateServer {
     if (wantQuickFix) {
       const hits = findings.filter((f) => overlaps(f.range, p.range));
       // Verified rewrites first: the builder rewrite is the preferred fix. Computed only for the findings in the range.
+      // Moves into other files (repositories, models) only when the menu is asked for, not for the
+      // automatic light-bulb request of every cursor move (they cost a full verification each).
+      const withMoves = p.context.triggerKind !== CodeActionTriggerKind.Automatic;
       if (rewriting) {
         const rewritable = hits.filter((f) => rewriting.provider.rules.includes(f.rule) && !f.exception);
         let anyVerified = false;
         for (const f of rewritable) {
-          const offered = this.rewrites.actions(doc.uri, doc.version, rewriting.provider, rewriting.options, doc.getText(), rewriting.fileName, f, findings, (o) => this.filesFresh(o, ctx?.folder));
+          const offered = this.rewrites.actions(doc.uri, doc.version, rewriting.provider, rewriting.options, doc.getText(), rewriting.fileName, f, findings, (o) => this.filesFresh(o, ctx?.folder), { withMoves });
           for (const o of offered) {
             if (!o.verified) continue;
             // Rewrites that create or change other files need a client that can apply them.
@@ -657,7 +661,7 @@ export class SqlmigrateServer {
             }
             actions.push(action);
           }
-          const workspaceMove = this.repositoryWorkspaceAction(doc, f, offered, ctx?.folder, ctx?.rel);
+          const workspaceMove = this.repositoryWorkspaceAction(doc, f, offered, findings, ctx?.folder, ctx?.rel);
           if (workspaceMove) {
             workspaceMove.diagnostics = ourDiagnostics(f);
             actions.push(workspaceMove);
@@ -727,18 +731,23 @@ export class SqlmigrateServer {
    * files: one action moving every call site in the workspace (resolved by planRepositoryTree over
    * those files). It may create and change several files, so only for clients that take that.
    */
-  private repositoryWorkspaceAction(doc: TextDocument, f: Finding, offered: OfferedRewrite[], folder: Folder | undefined, rel: string | undefined): CodeAction | undefined {
+  private repositoryWorkspaceAction(doc: TextDocument, f: Finding, offered: OfferedRewrite[], findings: Finding[], folder: Folder | undefined, rel: string | undefined): CodeAction | undefined {
     if (!folder || !rel || !this.caps.createFiles || !this.caps.codeActionResolve) return undefined;
     if (!offered.some((o) => o.verified && o.label === 'repository')) return undefined;
+    const key = f.sql ? sameStatementKey(f.sql.text) : undefined;
+    const here = findings.filter((g) => g !== f && g.rule === 'raw-sql' && !g.exception && !g.dynamic && g.sql && sameStatementKey(g.sql.text) === key).length;
     const elsewhere = this.sameStatementElsewhere(folder, rel, f);
-    if (!elsewhere.length) return undefined;
-    const total = elsewhere.reduce((n, e) => n + e.count, 0);
-    const action = CodeAction.create(`Move this statement to the repository everywhere in the workspace (${total} more call site${total === 1 ? '' : 's'} in ${elsewhere.length} other file${elsewhere.length === 1 ? '' : 's'})`, CodeActionKind.QuickFix);
+    if (!elsewhere.length && !here) return undefined;
+    const total = elsewhere.reduce((n, e) => n + e.count, here + 1);
+    const title = elsewhere.length
+      ? `Move this statement to the repository at all ${total} call sites (${elsewhere.length + 1} files)`
+      : `Move this statement to the repository at all ${total} call sites in this file`;
+    const action = CodeAction.create(title, CodeActionKind.QuickFix);
     action.data = { uri: doc.uri, version: doc.version, kind: 'repository-workspace', key: findingKey(f) } satisfies RepositoryWorkspaceActionData;
     return action;
   }
 
-  /** Resolves the workspace-wide repository move: every changed file, created ones first. */
+  /** Resolves the every-call-site repository move (this file and others): every changed file, created ones first. */
   private repositoryWorkspaceEdit(doc: TextDocument, f: Finding, folder: Folder, rel: string): WorkspaceEdit | undefined {
     const sql = f.sql ? sameStatementKey(f.sql.text) : undefined;
     if (!sql) return undefined;
@@ -808,7 +817,10 @@ export class SqlmigrateServer {
       const f = cur.findings.find((x) => findingKey(x) === data.key);
       if (!f || !ctx?.provider || ctx.options === undefined) return action;
       const o = this.rewrites.actions(doc.uri, doc.version, ctx.provider, ctx.options, doc.getText(), ctx.fileName, f, cur.findings).find((x) => x.id === data.id);
-      if (!o?.verified) return action;
+      if (!o?.verified) {
+        if (o?.reasonNotOffered) this.connection.window.showWarningMessage(`sqlmigrate: ${action.title} is not applied: ${o.reasonNotOffered}.`);
+        return action;
+      }
       const edit = this.rewriteEdit(doc, o, ctx.folder);
       if (!edit) {
         this.connection.window.showWarningMessage(`sqlmigrate: ${o.files?.map((f) => f.file).join(', ')} changed since this quick fix was offered; run it again.`);

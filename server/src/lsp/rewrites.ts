@@ -12,7 +12,7 @@
 import * as path from 'node:path';
 import * as ts from 'typescript';
 import type { Config } from '../engine/config';
-import { applyEdits, fixAll, rewriteActions, transactionFixAll, transactionRewriteActions, type RewriteOptions, type TextEdit } from '../engine/rewrite';
+import { applyEdits, fixAll, recentSourceFile, rewriteActions, transactionFixAll, transactionRewriteActions, type RewriteOptions, type TextEdit } from '../engine/rewrite';
 import { pythonParses, sqlalchemyFixAll, sqlalchemyRewriteActions, toThreadRewriteActions, type SqlalchemyRewriteOptions, type ToThreadOptions } from '../engine/rewrite/python';
 import { detectOptions } from '../engine/config';
 import { pythonRepositoryActions, type PythonRepositoryOptions } from '../engine/rewrite/python/repository';
@@ -56,6 +56,12 @@ export interface OfferedRewrite {
    * longer fresh is computed again, offered or not.
    */
   isFresh?: () => boolean;
+  /**
+   * The engine already checked that the rewritten file has no more parse errors than the original
+   * (the TS repository rewrite does): when the original parses, the host's own parse check of the
+   * result is skipped (a whole-file parse per action on large files).
+   */
+  parseChecked?: boolean;
 }
 
 /** Reads a workspace file by its '/'-separated relative path (open buffers first), or undefined. */
@@ -75,6 +81,12 @@ export interface RewriteProvider<O = unknown> {
   options(root: string | undefined, config: Config, read: WorkspaceReader): O;
   /** The finding's rewrites; the first is the preferred one (offered, or with its reason). `findings`: all of the file's. */
   actions(text: string, fileName: string, finding: Finding, options: O, findings: Finding[]): OfferedRewrite[];
+  /**
+   * Moves into other files (a repository method, a generated model): verified like the rest but
+   * costlier, so computed for hovers, resolves and code-action menus the user opens, not for the
+   * automatic light-bulb requests of every cursor move.
+   */
+  moves?(text: string, fileName: string, finding: Finding, options: O, findings: Finding[]): OfferedRewrite[];
   /** One pass of every verified preferred rewrite of `findings` (the fixable ones; `all`: every finding of the file), as non-overlapping edits. */
   fixAll(text: string, fileName: string, findings: Finding[], options: O, all: Finding[]): { edits: TextEdit[]; applied: number };
   /** Whether a text parses (the rewritten file must). */
@@ -90,6 +102,9 @@ function tsScriptKind(fileName: string): ts.ScriptKind {
 
 /** Parses with the TypeScript parser (no program, no type check): no syntax errors. */
 export function parsesAsTypeScript(text: string, fileName: string): boolean {
+  // The engine's tree of this very text when it has one (the document itself, parsed for the rewrites).
+  const known = recentSourceFile(text, fileName);
+  if (known) return ((known as unknown as { parseDiagnostics?: unknown[] }).parseDiagnostics ?? []).length === 0;
   // No parent pointers: only the parse diagnostics are read (and it is cheaper).
   const sf = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, false, tsScriptKind(fileName));
   return ((sf as unknown as { parseDiagnostics?: unknown[] }).parseDiagnostics ?? []).length === 0;
@@ -147,9 +162,10 @@ function tsRepository(text: string, fileName: string, finding: Finding, options:
   if (!options?.readFile) return [];
   const rel = workspaceRelative(options.root, fileName);
   if (rel === undefined) return [];
-  const r = recordingReads(options.readFile, (readFile) => tsRepositoryActions(text, rel, finding, { ...options, readFile }, findings));
+  // The "every call site" move is the host's (computed when chosen, other files included).
+  const r = recordingReads(options.readFile, (readFile) => tsRepositoryActions(text, rel, finding, { ...options, readFile, sameFileAction: false }, findings));
   // Never the preferred fix: the in-place Knex rewrite is, and a move that creates files is never auto-applied.
-  return r.value.map((a, i) => offered(a, { id: `repository:${i}`, preferred: false, files: a.files, label: 'repository', isFresh: r.isFresh }));
+  return r.value.map((a, i) => offered(a, { id: `repository:${i}`, preferred: false, files: a.files, label: 'repository', isFresh: r.isFresh, parseChecked: true }));
 }
 
 export const knexProvider: RewriteProvider<KnexProviderOptions> = {
@@ -166,10 +182,8 @@ export const knexProvider: RewriteProvider<KnexProviderOptions> = {
   actions: (text, fileName, finding, options, findings) =>
     finding.rule === 'manual-transaction'
       ? transactionRewriteActions(text, fileName, finding, options).map((a) => offered(a, {}))
-      : [
-          ...rewriteActions(text, fileName, finding, options, findings).map((a) => offered(a, a.knexSql !== undefined ? { sql: a.knexSql } : {})),
-          ...tsRepository(text, fileName, finding, options.repository, findings),
-        ],
+      : rewriteActions(text, fileName, finding, options, findings).map((a) => offered(a, a.knexSql !== undefined ? { sql: a.knexSql } : {})),
+  moves: (text, fileName, finding, options, findings) => (finding.rule === 'raw-sql' ? tsRepository(text, fileName, finding, options.repository, findings) : []),
   // Transactions first: the statements inside them wait (they would run outside), and the next
   // pass of the fix-all loop takes the rest.
   fixAll: (text, fileName, findings, options, all) => {
@@ -203,18 +217,20 @@ export const sqlalchemyProvider: RewriteProvider<PythonProviderOptions> = {
   // the table's CREATE TABLE when the table has no mapped class yet. Never in fix-all (it creates files).
   actions: (text, fileName, finding, options) => {
     if (finding.rule === 'sync-in-async') return toThreadRewriteActions(text, fileName, finding, options).map((a) => offered(a, { label: 'asyncio.to_thread', ...(a.rendered !== undefined ? { code: { language: 'python', text: a.rendered } } : {}) }));
-    if (finding.rule === 'raw-sql') {
-      const { repository, models } = options;
-      const rel = repository && workspaceRelative(repository.root, fileName);
-      if (!repository?.readFile || !models || rel === undefined) return [];
-      const stamp = models.stamp();
-      const r = recordingReads(repository.readFile, (readFile) => [
-        ...pythonRepositoryActions(text, rel, finding, { ...repository, readFile, models: models.models() }).map((a, i) => offered(a, { id: `repository:${i}`, preferred: false, files: a.files, label: 'repository' })),
-        ...generateModelActions(finding, models),
-      ], () => models.stamp() === stamp);
-      return r.value.map((a) => ({ ...a, isFresh: r.isFresh }));
-    }
+    if (finding.rule === 'raw-sql') return [];
     return sqlalchemyRewriteActions(text, fileName, finding, options).map((a) => offered(a, a.rendered !== undefined ? { code: { language: 'python', text: a.rendered } } : {}));
+  },
+  moves: (text, fileName, finding, options) => {
+    if (finding.rule !== 'raw-sql') return [];
+    const { repository, models } = options;
+    const rel = repository && workspaceRelative(repository.root, fileName);
+    if (!repository?.readFile || !models || rel === undefined) return [];
+    const stamp = models.stamp();
+    const r = recordingReads(repository.readFile, (readFile) => [
+      ...pythonRepositoryActions(text, rel, finding, { ...repository, readFile, models: models.models() }).map((a, i) => offered(a, { id: `repository:${i}`, preferred: false, files: a.files, label: 'repository' })),
+      ...generateModelActions(finding, models),
+    ], () => models.stamp() === stamp);
+    return r.value.map((a) => ({ ...a, isFresh: r.isFresh }));
   },
   fixAll: (text, fileName, findings, options) => {
     const r = sqlalchemyFixAll(text, fileName, findings, options);
@@ -251,6 +267,10 @@ interface DocEntry {
   options: unknown;
   actions: Map<string, OfferedRewrite[]>;
   fixAll?: FixAllOutcome;
+  /** Whether the document's own text parses (computed once per version, when first needed). */
+  parses?: boolean;
+  /** Each action after the whole-file parse check of its result. */
+  checked: WeakMap<OfferedRewrite, OfferedRewrite>;
 }
 
 /** Rewrites per document version (and per folder options object): hover and code actions share them. */
@@ -262,7 +282,7 @@ export class RewriteCache {
   private entry(uri: string, version: number, options: unknown): DocEntry {
     let e = this.docs.get(uri);
     if (!e || e.version !== version || e.options !== options) {
-      e = { version, options, actions: new Map() };
+      e = { version, options, actions: new Map(), checked: new WeakMap() };
       this.docs.set(uri, e);
     }
     return e;
@@ -273,18 +293,44 @@ export class RewriteCache {
    * `fresh` says whether a remembered rewrite's other files still read as it saw them (a repository
    * edited since): when one does not, the finding's rewrites are computed again.
    */
-  actions(uri: string, version: number, provider: RewriteProvider<unknown>, options: unknown, text: string, fileName: string, f: Finding, findings: Finding[], fresh: (o: OfferedRewrite) => boolean = () => true): OfferedRewrite[] {
+  actions(
+    uri: string,
+    version: number,
+    provider: RewriteProvider<unknown>,
+    options: unknown,
+    text: string,
+    fileName: string,
+    f: Finding,
+    findings: Finding[],
+    fresh: (o: OfferedRewrite) => boolean = () => true,
+    { withMoves = true, parseCheck = true }: { withMoves?: boolean; parseCheck?: boolean } = {},
+  ): OfferedRewrite[] {
     const e = this.entry(uri, version, options);
+    const originalParses = () => (e.parses ??= provider.parses(text, fileName));
+    const get = (key: string, compute: () => OfferedRewrite[]): OfferedRewrite[] => {
+      const known = e.actions.get(key);
+      if (known && known.every((o) => (o.isFresh ? o.isFresh() : true) && fresh(o))) {
+        this.stats.hits++;
+        return known;
+      }
+      this.stats.computed++;
+      const out = compute();
+      e.actions.set(key, out);
+      return out;
+    };
+    // The whole-file parse check of a verified rewrite (a parse per action), once per action and
+    // version: an edit that would not parse is never offered. (parseCheck false: callers that only
+    // need the engine's own verdict.)
+    const checked = (a: OfferedRewrite): OfferedRewrite => {
+      if (!a.verified || (a.parseChecked && originalParses())) return a;
+      let c = e.checked.get(a);
+      if (!c) e.checked.set(a, (c = checkParses(a, provider, text, fileName)));
+      return c;
+    };
     const key = findingKey(f);
-    const known = e.actions.get(key);
-    if (known && known.every((o) => (o.isFresh ? o.isFresh() : true) && fresh(o))) {
-      this.stats.hits++;
-      return known;
-    }
-    this.stats.computed++;
-    const out = provider.actions(text, fileName, f, options, findings).map((a) => (a.verified ? checkParses(a, provider, text, fileName) : a));
-    e.actions.set(key, out);
-    return out;
+    let out = get(key, () => provider.actions(text, fileName, f, options, findings));
+    if (withMoves && provider.moves) out = [...out, ...get(`${key}\0moves`, () => provider.moves!(text, fileName, f, options, findings))];
+    return parseCheck ? out.map(checked) : out;
   }
 
   fixAll(uri: string, version: number, provider: RewriteProvider<unknown>, options: unknown, text: string, fileName: string, analyse: (text: string) => Finding[]): FixAllOutcome {

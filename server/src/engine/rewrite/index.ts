@@ -95,16 +95,31 @@ interface Prepared {
   mapped: string[];
 }
 
-/** The last file parsed: the editor asks for several findings of one document version in a row. */
-let lastParsed: { fileName: string; text: string; sf: ts.SourceFile } | undefined;
+/**
+ * The last few parsed files (the editor asks for several findings of one document version in a row): a code action parses the document once, but verification in between
+ * parses other texts (a repository file, a rendered chain), which must not evict the document.
+ */
+const recentlyParsed: Array<{ fileName: string; text: string; sf: ts.SourceFile }> = [];
+const RECENT_PARSES = 4;
+
+/** The tree sourceFile() parsed for exactly this text, if it is still among the recent ones (no parse). */
+export function recentSourceFile(text: string, fileName: string): ts.SourceFile | undefined {
+  return recentlyParsed.find((p) => p.fileName === fileName && p.text === text)?.sf;
+}
 
 /** The text's syntax tree (never mutated; the last one is reused for the same text). */
 export function sourceFile(text: string, fileName: string): ts.SourceFile {
-  if (lastParsed && lastParsed.fileName === fileName && lastParsed.text === text) return lastParsed.sf;
+  const hit = recentlyParsed.findIndex((p) => p.fileName === fileName && p.text === text);
+  if (hit >= 0) {
+    const [p] = recentlyParsed.splice(hit, 1);
+    recentlyParsed.unshift(p);
+    return p.sf;
+  }
   const ext = path.extname(fileName).toLowerCase();
   const kind = ext === '.tsx' ? ts.ScriptKind.TSX : ext === '.jsx' ? ts.ScriptKind.JSX : ext === '.js' || ext === '.mjs' || ext === '.cjs' ? ts.ScriptKind.JS : ts.ScriptKind.TS;
   const sf = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, kind);
-  lastParsed = { fileName, text, sf };
+  recentlyParsed.unshift({ fileName, text, sf });
+  if (recentlyParsed.length > RECENT_PARSES) recentlyParsed.pop();
   return sf;
 }
 

@@ -49,12 +49,18 @@ export interface TsRepositoryOptions extends RewriteOptions {
   /** The current text of a workspace file ('/'-separated, workspace-relative); undefined = absent. */
   readFile: (rel: string) => string | undefined;
   repositoryTemplates?: TsRepositoryTemplates;
+  /**
+   * false: no second "at all N call sites of this statement in the file" action (the editor offers
+   * its own, computed when chosen, covering other files too). Default true.
+   */
+  sameFileAction?: boolean;
 }
 
 export interface TsRepositoryFixResult {
   edits: TextEdit[];
   files: FileChange[];
-  applied: Array<{ finding: Finding; method: RepositoryMethod }>;
+  /** `instance`: the exported repository instance the call site uses; `created`: the repository file is new. */
+  applied: Array<{ finding: Finding; method: RepositoryMethod; instance: string; created: boolean }>;
   skipped: Array<{ finding: Finding; reason: string }>;
 }
 
@@ -269,7 +275,28 @@ function paramsOf(chain: Chain, keys: string[], site: CallSite): Param[] {
   });
 }
 
+/**
+ * compute() of the last (text, file, options, file findings) seen, by finding: a code action
+ * computes the same call site several times (its own action, the "all call sites" one, the
+ * fingerprints of candidates). Computed values are read, never changed.
+ */
+let computeMemo: { text: string; fileName: string; options: TsRepositoryOptions; fileFindings: Finding[] | undefined; byFinding: Map<string, Out<Computed>> } | undefined;
+
 function compute(text: string, fileName: string, finding: Finding, options: TsRepositoryOptions, fileFindings?: Finding[]): Out<Computed> {
+  const m = computeMemo;
+  if (!m || m.text !== text || m.fileName !== fileName || m.options !== options || m.fileFindings !== fileFindings) {
+    computeMemo = { text, fileName, options, fileFindings, byFinding: new Map() };
+  }
+  const r = finding.range;
+  const key = `${r.start.line}:${r.start.character}-${r.end.line}:${r.end.character}\0${finding.rule}\0${finding.sql?.text ?? ''}\0${finding.driver ?? ''}`;
+  const known = computeMemo!.byFinding.get(key);
+  if (known) return known;
+  const out = computeUncached(text, fileName, finding, options, fileFindings);
+  computeMemo!.byFinding.set(key, out);
+  return out;
+}
+
+function computeUncached(text: string, fileName: string, finding: Finding, options: TsRepositoryOptions, fileFindings?: Finding[]): Out<Computed> {
   if (isJs(fileName)) return { ok: false, reason: 'repository rewrites are offered for TypeScript files only in this version; rewrite JavaScript call sites with Knex' };
   const sqlReason = whyNoRewrite(finding, undefined, undefined, options);
   if (sqlReason) return { ok: false, reason: sqlReason };
@@ -344,7 +371,8 @@ function compute(text: string, fileName: string, finding: Finding, options: TsRe
 // ---- the repository file ----------------------------------------------------------------------
 
 function parseProblems(text: string, fileName: string): number {
-  const sf = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  // Parse diagnostics only: no parent pointers needed.
+  const sf = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
   return ((sf as unknown as { parseDiagnostics?: ts.Diagnostic[] }).parseDiagnostics ?? []).length;
 }
 
@@ -539,20 +567,27 @@ function importNeed(sf: ts.SourceFile, fileName: string, c: Computed): Out<Impor
       }
     }
   }
-  if (!present && !clash) {
-    // Any other declaration of the name anywhere in the file would shadow or clash.
-    const visit = (n: ts.Node) => {
-      if (clash) return;
-      if ((ts.isVariableDeclaration(n) || ts.isFunctionDeclaration(n) || ts.isClassDeclaration(n) || ts.isParameter(n) || ts.isBindingElement(n)) && n.name && ts.isIdentifier(n.name) && n.name.text === c.instanceName) {
-        clash = `\`${c.instanceName}\` already names something else in this file`;
-        return;
-      }
-      n.forEachChild(visit);
-    };
-    visit(sf);
-  }
+  // Any other declaration of the name anywhere in the file would shadow or clash.
+  if (!present && !clash && declaredNames(sf).has(c.instanceName)) clash = `\`${c.instanceName}\` already names something else in this file`;
   if (clash) return { ok: false, reason: clash };
   return { ok: true, value: { module, instance: c.instanceName, existing, present } };
+}
+
+const declaredCache = new WeakMap<ts.SourceFile, Set<string>>();
+
+/** Every name a variable, function, class, parameter or binding element declares in the file (walked once per parsed file). */
+function declaredNames(sf: ts.SourceFile): Set<string> {
+  let names = declaredCache.get(sf);
+  if (names) return names;
+  const found = new Set<string>();
+  const visit = (n: ts.Node) => {
+    if ((ts.isVariableDeclaration(n) || ts.isFunctionDeclaration(n) || ts.isClassDeclaration(n) || ts.isParameter(n) || ts.isBindingElement(n)) && n.name && ts.isIdentifier(n.name)) found.add(n.name.text);
+    n.forEachChild(visit);
+  };
+  visit(sf);
+  names = found;
+  declaredCache.set(sf, names);
+  return names;
 }
 
 function importEdits(sf: ts.SourceFile, needs: ImportNeed[], templates: TsRepositoryTemplates): TextEdit[] {
@@ -686,12 +721,13 @@ export function tsRepositoryFixAll(text: string, fileName: string, findings: Fin
       const ch = p.value.change;
       if (ch.after !== undefined) files.set(ch.method.file, { before: files.has(ch.method.file) ? files.get(ch.method.file)!.before : ch.before, after: ch.after });
       needs.push(p.value.need);
-      out.applied.push({ finding: f, method: ch.method });
+      out.applied.push({ finding: f, method: ch.method, instance: p.value.c.instanceName, created: ch.before === undefined });
     }
     if (sf) out.edits.push(...importEdits(sf, needs, options.repositoryTemplates ?? defaultTsRepositoryTemplates()));
     out.edits = sortEdits(out.edits);
     if (sf && out.edits.length) {
-      const before = parseProblems(text, fileName);
+      // The original's parse diagnostics come with its (cached) tree: no second parse of it.
+      const before = ((sf as unknown as { parseDiagnostics?: ts.Diagnostic[] }).parseDiagnostics ?? []).length;
       if (parseProblems(applyTextEdits(text, out.edits, sf), fileName) > before) {
         const reason = 'the rewritten file would not parse';
         return { edits: [], files: [], applied: [], skipped: [...out.skipped, ...out.applied.map((a) => ({ finding: a.finding, reason }))] };
@@ -721,14 +757,12 @@ function safeRead(options: TsRepositoryOptions, rel: string): string | undefined
  */
 export function tsRepositoryActions(text: string, fileName: string, finding: Finding, options: TsRepositoryOptions, fileFindings?: Finding[]): RepositoryAction[] {
   try {
-    const p = prepareOne(text, fileName, finding, options, (rel) => safeRead(options, rel), fileFindings);
-    if (!p.ok) return [notOffered(TITLE, p.reason)];
-    const { c, change } = p.value;
     const fix = tsRepositoryFixAll(text, fileName, [finding], options, fileFindings ?? [finding]);
     if (!fix.applied.length) return [notOffered(TITLE, fix.skipped[0]?.reason ?? 'not verified')];
-    const where = change.method.reused ? `existing method in ${c.file}` : change.before === undefined ? `new ${c.file}` : `added to ${c.file}`;
+    const { method, instance, created } = fix.applied[0];
+    const where = method.reused ? `existing method in ${method.file}` : created ? `new ${method.file}` : `added to ${method.file}`;
     const main: RepositoryAction = {
-      title: `Use ${c.instanceName}.${change.method.name}() (${where})`,
+      title: `Use ${instance}.${method.name}() (${where})`,
       kind: 'quickfix',
       preferred: true,
       verified: true,
@@ -738,20 +772,29 @@ export function tsRepositoryActions(text: string, fileName: string, finding: Fin
       method: fix.applied[0].method,
     };
     const actions = [main];
-    const others = (fileFindings ?? []).filter((f) => f !== finding && f.rule === 'raw-sql' && !sameRange(f, finding) && f.sql?.text !== undefined && tsRepositoryFingerprint(text, fileName, f, options, fileFindings) === c.fingerprint);
-    if (others.length) {
-      const all = [finding, ...others].sort((a, b) => cmp(a.range.start, b.range.start));
-      const fixAll = tsRepositoryFixAll(text, fileName, all, options, fileFindings);
-      if (fixAll.applied.length > 1) {
+    // Candidates by their text (whitespace and case aside), then one fix-all over them: kept when
+    // every call site it moves lands on this same method (otherwise the statements differ in how
+    // their result is read, and only the ones with this fingerprint are taken, each checked).
+    const key = roughKey(finding.sql?.text);
+    const candidates = options.sameFileAction === false ? [] : (fileFindings ?? []).filter((f) => f !== finding && f.rule === 'raw-sql' && !sameRange(f, finding) && f.sql?.text !== undefined && roughKey(f.sql.text) === key);
+    if (candidates.length) {
+      const sameMethod = (m: RepositoryMethod) => m.fingerprint === method.fingerprint && m.name === method.name && m.file === method.file;
+      let all = [finding, ...candidates].sort((a, b) => cmp(a.range.start, b.range.start));
+      let fixAll = tsRepositoryFixAll(text, fileName, all, options, fileFindings);
+      if (!fixAll.applied.every((a) => sameMethod(a.method))) {
+        all = all.filter((f) => f === finding || tsRepositoryFingerprint(text, fileName, f, options, fileFindings) === method.fingerprint);
+        fixAll = tsRepositoryFixAll(text, fileName, all, options, fileFindings);
+      }
+      if (fixAll.applied.length > 1 && fixAll.applied.every((a) => sameMethod(a.method)) && fixAll.applied.some((a) => a.finding === finding)) {
         actions.push({
-          title: `Use ${c.instanceName}.${change.method.name}() at all ${fixAll.applied.length} call sites of this statement in the file`,
+          title: `Use ${instance}.${method.name}() at all ${fixAll.applied.length} call sites of this statement in the file`,
           kind: 'quickfix',
           preferred: false,
           verified: true,
           edits: fixAll.edits,
           files: fixAll.files,
           target: 'repository',
-          method: fixAll.applied.find((a) => a.finding === finding)?.method ?? main.method,
+          method: fixAll.applied.find((a) => a.finding === finding)!.method,
         });
       }
     }
@@ -759,6 +802,11 @@ export function tsRepositoryActions(text: string, fileName: string, finding: Fin
   } catch (e) {
     return [notOffered(TITLE, `internal error: ${(e as Error).message}`)];
   }
+}
+
+/** A necessary condition for two statements to share a fingerprint: the same text, whitespace and case aside. */
+function roughKey(sql: string | undefined): string | undefined {
+  return sql?.replace(/\s+/g, ' ').trim().toLowerCase();
 }
 
 function sameRange(a: Finding, b: Finding): boolean {

@@ -86,6 +86,26 @@ let keyIndex = new Map<string, number>();
 
 /** Verifies a rendered chain (`db('t').where(...)...`) against the original statement. */
 export function verifyChain(chainText: string, input: VerifyInput): VerifyResult {
+  // The same chain is verified more than once per code action (the Knex rewrite, then the
+  // repository method built on it): results are remembered by everything they depend on.
+  if (input.valueFor) return verifyChainUncached(chainText, input);
+  const bindings = [...input.bindings];
+  const key = JSON.stringify([chainText, input.instance, input.dialect, input.originalSql, bindings, bindings.map(([, k]) => (input.canonicalKey ? input.canonicalKey(k) : k)), !!input.firstRow, input.mapping ?? null]);
+  const known = verifyMemo.get(key);
+  if (known) {
+    verifyMemo.delete(key);
+    verifyMemo.set(key, known);
+    return known;
+  }
+  const out = verifyChainUncached(chainText, input);
+  verifyMemo.set(key, out);
+  if (verifyMemo.size > 256) verifyMemo.delete(verifyMemo.keys().next().value!);
+  return out;
+}
+
+const verifyMemo = new Map<string, VerifyResult>();
+
+function verifyChainUncached(chainText: string, input: VerifyInput): VerifyResult {
   keyIndex = new Map();
   let built: { sql: string; bindings: readonly unknown[] };
   try {
