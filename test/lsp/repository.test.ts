@@ -134,6 +134,19 @@ describe('language server: repository quick fixes and generated models', functio
     s.close(uri);
   });
 
+  it('the automatic light-bulb request leaves the moves out; the menu the user opens has them', async () => {
+    const uri = fileUri(path.join(dir, 'src', 'admin.ts'));
+    s.open(uri, 'typescript', fs.readFileSync(path.join(dir, 'src', 'admin.ts'), 'utf8'), 1);
+    const d = await s.diagnosticsFor(uri, (p) => p.version === 1 && p.diagnostics.length > 0);
+    const titles = async (triggerKind: 1 | 2) =>
+      ((await s.connection.sendRequest('textDocument/codeAction', { textDocument: { uri }, range: onLine(d.diagnostics, 7).range, context: { diagnostics: [], triggerKind } })) as CodeAction[]).map((a) => a.title);
+    const automatic = await titles(2);
+    assert.ok(automatic.includes('Rewrite with Knex'), automatic.join(' | '));
+    assert.ok(!automatic.some((t) => t.startsWith('Use jobRepository')), automatic.join(' | '));
+    assert.ok((await titles(1)).some((t) => t.startsWith('Use jobRepository.listByOwnerId()')));
+    s.close(uri);
+  });
+
   it('TS: a repository edited after the fix was offered: resolve works from the file as it is now, keeping the hand edit', async () => {
     const uri = fileUri(path.join(dir, 'src', 'jobs.ts'));
     const text = fs.readFileSync(path.join(dir, 'src', 'jobs.ts'), 'utf8');
