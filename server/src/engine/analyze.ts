@@ -57,6 +57,7 @@ const PREFILTER_BASE = [
   String.raw`\$(?:query|execute)Raw`,
   String.raw`\btext\s*\(`,
   String.raw`__tablename__`, // ORM models: their tables name the entities of session queries in other files
+  String.raw`\b\w+\.query\.\w+\s*\(`, // Flask-SQLAlchemy / query_property chains: `Post.query.filter_by(`
   // A module that creates a driver's client (`export const pool = new Pool()`): its exports give
   // the driver of calls in the files that import it (imports.ts).
   String.raw`['"](?:pg|pg-pool|pg-promise|mysql2?|better-sqlite3|sqlite3?|sequelize|typeorm|@neondatabase/serverless)(?:/[\w/]*)?['"]`,

@@ -426,7 +426,7 @@ function legacyChain(ctx: Ctx, site: CallSite): boolean {
     }
     if (i === members.length - 1 && QUERY_METHODS.has(attr ?? '') && obj.type === 'attribute' && obj.childForFieldName('attribute')?.text === 'query') {
       const model = obj.childForFieldName('object');
-      if (model?.type === 'identifier' && /^[A-Z]/.test(model.text) && (ctx.flask || isFlaskModel(ctx, model.text))) {
+      if (model?.type === 'identifier' && /^[A-Z]/.test(model.text) && (ctx.flask || isFlaskModel(ctx, model.text) || importedFlaskModel(ctx, model.text))) {
         queryIndex = i + 1; // the `.query` attribute itself is the chain's root
         entities = [model.text];
         receiverText = model.text;
@@ -538,6 +538,19 @@ function isFactory(ctx: Ctx, text: string): boolean {
 function isFlaskModel(ctx: Ctx, name: string): boolean {
   const cls = ctx.model.classes.get(name);
   return !!cls?.bases?.some((b) => /(^|\.)Model$/.test(b) && b !== 'BaseModel');
+}
+
+/**
+ * A class imported from the project's models module (`models`, `app.models`, `.models.post`) in a
+ * file that does not import flask_sqlalchemy itself: `from .models import Post`, then
+ * `Post.query.filter(…)` is a Flask-SQLAlchemy (or `query_property()`) legacy query. A class from
+ * any other module (`from .settings import Config`; `Config.query.get(…)`) is not taken for one.
+ */
+function importedFlaskModel(ctx: Ctx, name: string): boolean {
+  const from = ctx.model.imports.symbols.get(name);
+  if (!from || ctx.model.classes.has(name)) return false;
+  const module = from.slice(0, from.lastIndexOf('.'));
+  return /(^|\.)models?(\.|$)/.test(module);
 }
 
 // ---------------------------------------------------------------------------------------------
