@@ -48,7 +48,10 @@ export interface Step {
  * `subquery`: `.subquery([name])` → `select(…)….subquery([name])`. `embedded`: a Query passed to
  * `in_()` / `not_in()` as a subquery → the `select(…)` statement itself. Neither needs the session.
  */
-export type Terminal = 'all' | 'first' | 'one' | 'one_or_none' | 'scalar' | 'count' | 'get' | 'delete' | 'update' | 'iterate' | 'open' | 'subquery' | 'embedded';
+export type Terminal = 'all' | 'first' | 'one' | 'one_or_none' | 'scalar' | 'count' | 'get' | 'delete' | 'update' | 'iterate' | 'open' | 'subquery' | 'embedded' | 'first_or_404' | 'one_or_404' | 'get_or_404';
+
+/** Flask-SQLAlchemy's aborting reads: `Model.query.first_or_404()` → `db.first_or_404(select(Model)….limit(1))`. */
+export const OR_404 = new Set<Terminal>(['first_or_404', 'one_or_404', 'get_or_404']);
 
 export interface Plan {
   session: Arg;
@@ -412,6 +415,16 @@ export function planLegacy(top: Node, context: LegacyContext = {}): Planned {
     terminalArgs = last.args;
   } else if (isInOperand(top)) {
     terminal = 'embedded';
+  } else if (last && peeled.flask && OR_404.has(last.method as Terminal)) {
+    // Flask-SQLAlchemy 3: db.first_or_404(statement) / db.one_or_404(statement) / db.get_or_404(Model, ident),
+    // each with the same optional description=.
+    terminal = last.method as Terminal;
+    rest.pop();
+    const kws = last.args.filter((a) => a.keyword !== undefined);
+    const pos = last.args.filter((a) => a.keyword === undefined);
+    if (kws.some((k) => k.keyword !== 'description')) return { ok: false, reason: `\`.${terminal}(${kws.map((k) => k.keyword + '=').join(', ')})\`: only description= has a Flask-SQLAlchemy 3 counterpart` };
+    if (pos.length !== (terminal === 'get_or_404' ? 1 : 0)) return { ok: false, reason: terminal === 'get_or_404' ? '`.get_or_404()` needs exactly one identity argument' : `\`.${terminal}()\` with positional arguments` };
+    terminalArgs = [...pos, ...kws];
   } else if (last && /_or_404$|^paginate$/.test(last.method)) {
     return { ok: false, reason: `Flask-SQLAlchemy \`.${last.method}()\` aborts the request itself; Flask-SQLAlchemy 3 has \`db.${last.method === 'paginate' ? 'paginate(select(...))' : last.method + '(...)'}\`, rewrite it by hand` };
   } else if (isIterated(top)) {
@@ -504,6 +517,12 @@ export function tailOf(plan: Plan): string[] {
 function unsupported(plan: Plan): string | undefined {
   const t = plan.terminal;
   const methods = new Set(plan.steps.map((s) => s.method));
+  if (OR_404.has(t)) {
+    if (!singleEntity(plan)) return `\`.${t}()\` on a query that is not one mapped class`;
+    if (t === 'get_or_404' && plan.steps.length) return '`.get_or_404()` after other Query methods (db.get_or_404() takes the class and the identity only)';
+    // 1.x de-duplicates entity rows; db.first_or_404()/one_or_404() read the statement's first column as is.
+    if (needsUnique(plan)) return `\`.${t}()\` on a query whose rows may repeat (a join or joined eager load): 1.x de-duplicates them, \`db.${t}()\` does not`;
+  }
   if (t === 'get') {
     if (plan.steps.some((s) => s.method !== 'options')) return '`.get()` after other Query methods than `.options()` (session.get() takes only options)';
     if (!singleEntity(plan)) return '`.get()` on a query that is not one mapped class';
@@ -594,6 +613,37 @@ export function planModern(expr: Node, context: ModernContext = {}): Planned {
   if (node.type === 'attribute' && node.childForFieldName('attribute')?.text === 'rowcount') {
     rowcount = true;
     node = unwrapParens(node.childForFieldName('object')!);
+  }
+  // Flask-SQLAlchemy 3: db.first_or_404(stmt) / db.one_or_404(stmt) / db.get_or_404(X, id), description= optional
+  const or404 = node.type === 'call' && node.childForFieldName('function')?.type === 'attribute' ? node.childForFieldName('function')!.childForFieldName('attribute')?.text ?? '' : '';
+  if (OR_404.has(or404 as Terminal)) {
+    if (rowcount || baseName !== undefined) return fail(`${or404}() read further or on a statement built in a variable`);
+    const t = or404 as Terminal;
+    const db = node.childForFieldName('function')!.childForFieldName('object')!;
+    const flaskSession: Arg = { text: `${db.text}.session`, norm: `${normOf(db)} . session`, type: 'attribute' };
+    const list = node.childForFieldName('arguments')?.namedChildren.filter((c): c is Node => !!c && c.type !== 'comment') ?? [];
+    const pos = list.filter((c) => c.type !== 'keyword_argument');
+    const kws = list.filter((c) => c.type === 'keyword_argument');
+    if (kws.some((k) => k.childForFieldName('name')?.text !== 'description')) return fail(`${t}() with arguments other than description=`);
+    if (t === 'get_or_404') {
+      if (pos.length !== 2) return fail('get_or_404() needs the class and the identity');
+      const kind = entityKind(pos[0]);
+      if (kind !== 'entity') return fail('get_or_404() of something that is not a mapped class');
+      return { ok: true, plan: { session: flaskSession, entities: [{ ...argOf(pos[0]), kind }], steps: [], terminal: t, terminalArgs: [argOf(pos[1]), ...kws.map(argOf)] } };
+    }
+    if (pos.length !== 1) return fail(`${t}() must take the statement`);
+    const r = readSelect(pos[0], 'select');
+    if ('reason' in r) return fail(r.reason);
+    const ents = entitiesOf(r.head);
+    if ('reason' in ents) return fail(ents.reason);
+    let steps = modernSteps(r.calls);
+    if ('reason' in steps) return fail(steps.reason);
+    if (t === 'first_or_404') {
+      const l = steps[steps.length - 1];
+      if (!l || l.method !== 'limit' || l.args.length !== 1 || l.args[0].norm !== '1') return fail('first_or_404() without the .limit(1) of 1.x first()');
+      steps = steps.slice(0, -1);
+    }
+    return { ok: true, plan: { session: flaskSession, entities: ents, steps, terminal: t, terminalArgs: kws.map(argOf) } };
   }
   // session.get(X, id)
   if (node.type === 'call' && node.childForFieldName('function')?.type === 'attribute' && node.childForFieldName('function')!.childForFieldName('attribute')?.text === 'get') {

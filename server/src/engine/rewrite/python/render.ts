@@ -5,9 +5,9 @@
  * template emits is parsed and read back into a plan before it is offered (index.ts).
  */
 import { liquidFor, shippedTemplateDir, shippedTemplates } from '../templateSet';
-import { countForm, singleEntity, tailOf, type Plan } from './plan';
+import { countForm, OR_404, singleEntity, tailOf, type Plan } from './plan';
 
-export const SQLALCHEMY_TEMPLATE_NAMES = ['statement', 'execute', 'select', 'count', 'delete', 'update', 'get', 'import', 'to_thread'] as const;
+export const SQLALCHEMY_TEMPLATE_NAMES = ['statement', 'execute', 'select', 'count', 'delete', 'update', 'get', 'or_404', 'import', 'to_thread'] as const;
 export type SqlalchemyTemplateName = (typeof SQLALCHEMY_TEMPLATE_NAMES)[number];
 export type SqlalchemyTemplates = Record<SqlalchemyTemplateName, string>;
 
@@ -44,6 +44,7 @@ interface RenderStep {
 export function namesFor(plan: Plan): string[] {
   switch (plan.terminal) {
     case 'get': return [];
+    case 'get_or_404': return [];
     case 'delete': return ['delete'];
     case 'update': return ['update'];
     case 'count': return ['select', 'func'];
@@ -78,6 +79,15 @@ export function renderPlan(plan: Plan, layout: Layout, templates: SqlalchemyTemp
     if (!singleEntity(plan)) throw new Error('get() needs one mapped class');
     const options = plan.steps.flatMap((s) => s.args);
     return engine.renderFileSync('get', { session, entity: plan.entities[0].text, ident: joinArgs(plan.terminalArgs, layout.outer, layout.source), options: options.length ? joinArgs(options, layout.outer, layout.source) : false }).trim();
+  }
+  if (OR_404.has(plan.terminal)) {
+    // Flask-SQLAlchemy 3's aborting reads on the extension: the session is `<db>.session`.
+    if (!singleEntity(plan) || !session.endsWith('.session')) throw new Error(`${plan.terminal}() needs one mapped class and a Flask-SQLAlchemy session`);
+    const db = session.slice(0, -'.session'.length);
+    const ident = plan.terminalArgs.filter((a) => a.keyword === undefined);
+    const description = plan.terminalArgs.find((a) => a.keyword === 'description');
+    const statement = plan.terminal === 'get_or_404' ? false : renderStatement({ entities: plan.entities, steps: [...plan.steps, ...(plan.terminal === 'first_or_404' ? [{ method: 'limit', args: [{ text: '1' }] }] : [])] as Array<{ method: string; args: ArgText[] }> }, { ...layout, multiline: false }, templates);
+    return engine.renderFileSync('or_404', { db, method: plan.terminal, statement, entity: plan.entities[0].text, ident: joinArgs(ident, layout.outer, layout.source), description: description ? reindent(description, layout.outer, layout.source) : false }).trim();
   }
   if (plan.terminal === 'subquery' || plan.terminal === 'embedded') {
     const steps = plan.terminal === 'subquery' ? [...plan.steps, { method: 'subquery', args: plan.terminalArgs }] : plan.steps;
