@@ -184,6 +184,34 @@ describe('python: sqlmigrate fix --target repository on a service tree', functio
     }
   });
 
+  it('with packageRoot, imports start at the package folder, and the service still runs the same', async () => {
+    const top = fs.mkdtempSync(path.join(os.tmpdir(), 'sqlmigrate-fix-repo-root-'));
+    const backend = path.join(top, 'backend');
+    fs.cpSync(TREE, backend, { recursive: true });
+    fs.rmSync(path.join(backend, '.sqlmigrate.json'));
+    fs.writeFileSync(
+      path.join(top, '.sqlmigrate.json'),
+      JSON.stringify({ rewrite: { knex: { instance: 'db', import: 'backend/src/db' }, repository: { typescript: { dir: 'backend/src/repositories' }, python: { packageRoot: 'backend', dir: 'backend/app/repositories', session: 'get_session', sessionModule: 'app.db', models: 'backend/app/models.py' } } } }),
+    );
+    try {
+      const run = await fix([top, '--target', 'repository', '--format', 'json']);
+      assert.equal(run.code, 0, run.err);
+      const r = JSON.parse(run.out) as Report;
+      assert.equal(r.applied.filter((a) => a.file === 'backend/app/jobs.py').length, 4, JSON.stringify(r.skipped));
+      const jobs = fs.readFileSync(path.join(backend, 'app', 'jobs.py'), 'utf8');
+      assert.match(jobs, /^from app\.repositories\.job_repository import JobRepository$/m);
+      assert.match(fs.readFileSync(path.join(backend, 'app', 'repositories', 'job_repository.py'), 'utf8'), /^from app\.models import Job$/m);
+      const original = copyTree();
+      try {
+        assert.deepEqual(runService(backend), runService(original));
+      } finally {
+        fs.rmSync(original, { recursive: true, force: true });
+      }
+    } finally {
+      fs.rmSync(top, { recursive: true, force: true });
+    }
+  });
+
   it('a second run changes nothing', async () => {
     const now = snapshot(dir);
     const again = await fix([dir, '--target', 'repository', '--format', 'json']);

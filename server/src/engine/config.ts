@@ -39,7 +39,7 @@ export interface RewriteConfig {
   /** Where repository rewrites put their files (engine/rewrite/repositoryTypes.ts, defaults there). */
   repository?: {
     typescript?: { dir?: string };
-    python?: { dir?: string; session?: string; sessionModule?: string; models?: string; modelStyle?: 'auto' | 'declarative' | 'sqlmodel' };
+    python?: { dir?: string; session?: string; sessionModule?: string; models?: string; modelStyle?: 'auto' | 'declarative' | 'sqlmodel'; packageRoot?: string };
   };
 }
 
@@ -103,7 +103,7 @@ export function parseConfig(text: string, file = CONFIG_FILE): Config {
   const knexImport = (r.rewrite as RewriteConfig | undefined)?.knex?.import;
   if (knexImport !== undefined) check(knexImport);
   const repo = (r.rewrite as RewriteConfig | undefined)?.repository;
-  for (const p of [repo?.typescript?.dir, repo?.python?.dir, repo?.python?.models]) if (p !== undefined) check(p);
+  for (const p of [repo?.typescript?.dir, repo?.python?.dir, repo?.python?.models, repo?.python?.packageRoot]) if (p !== undefined) check(p);
   if (globs.length) throw new ConfigError(file, globs.map((g) => `path "${g}" leaves the workspace; use a path relative to the workspace root`));
 
   return {

@@ -7,7 +7,7 @@
  */
 import { PathRules, type Config } from '../engine/config';
 import { createTablesIn, generateModel, modelsInPython, usesSqlModel, type DdlTable } from '../engine/rewrite/python/model';
-import { repositoryConfig, type PythonModel } from '../engine/rewrite/repositoryTypes';
+import { repositoryConfig, withPackageRoot, type PythonModel } from '../engine/rewrite/repositoryTypes';
 import { listFiles, type SkippedFile } from '../engine/scan';
 import type { Finding } from '../engine/types';
 import { loadModelTemplates } from '../rewrite/templates';
@@ -72,9 +72,17 @@ export class WorkspaceModels {
     return this.generation;
   }
 
-  models(): PythonModel[] {
+  /** Every mapped class of the folder, importable or not (a table that has one needs no generated model). */
+  allModels(): PythonModel[] {
     this.refresh();
     return [...this.facts.values()].flatMap((f) => f.models);
+  }
+
+  /** The folder's mapped classes, with the module each is imported from under the configured packageRoot (others left out). */
+  models(): PythonModel[] {
+    this.refresh();
+    const root = repositoryConfig(this.config.rewrite.repository).python.packageRoot;
+    return [...this.facts.values()].flatMap((f) => f.models.flatMap((m) => withPackageRoot(m, root) ?? []));
   }
 
   /** The first CREATE TABLE of a table in the folder (files in path order). */
@@ -110,7 +118,7 @@ export class WorkspaceModels {
  */
 export function generateModelActions(finding: Finding, models: WorkspaceModels): OfferedRewrite[] {
   if (finding.rule !== 'raw-sql') return [];
-  const known = models.models();
+  const known = models.allModels();
   const out: OfferedRewrite[] = [];
   for (const table of finding.tables) {
     if (known.some((m) => m.table.toLowerCase() === table.toLowerCase())) continue;

@@ -23,7 +23,7 @@ import { applyTextEdits, pythonParses } from '../engine/rewrite/python';
 import { createTablesIn, generateModel, initModelGeneration, modelsInPython, usesSqlModel, type DdlTable } from '../engine/rewrite/python/model';
 import { pythonRepositoryFixAll } from '../engine/rewrite/python/repository';
 import { tsRepositoryFixAll } from '../engine/rewrite/repository';
-import { repositoryConfig, type FileChange, type PythonModel } from '../engine/rewrite/repositoryTypes';
+import { repositoryConfig, withPackageRoot, type FileChange, type PythonModel } from '../engine/rewrite/repositoryTypes';
 import type { Finding } from '../engine/types';
 import { listFiles, readSourceFile, type SkippedFile } from '../engine/scan';
 import { rewriteOptions } from './fix';
@@ -121,7 +121,10 @@ export function planRepositoryTree(root: string, config: Config, options: Reposi
     if (text === undefined) continue;
     if (/\.py$/i.test(rel)) {
       pyTexts.push({ file: rel, text });
-      models.push(...modelsInPython(text, rel));
+      for (const m of modelsInPython(text, rel)) {
+        const importable = withPackageRoot(m, repo.python.packageRoot);
+        if (importable) models.push(importable);
+      }
     }
     if (DDL_FILE.test(rel) && /create\s+table/i.test(text)) for (const t of createTablesIn(text, rel)) if (!ddl.has(t.table.toLowerCase())) ddl.set(t.table.toLowerCase(), t);
     if (/\.sql$/i.test(rel)) continue;
@@ -143,7 +146,9 @@ export function planRepositoryTree(root: string, config: Config, options: Reposi
         if (!t) continue;
         const g = generateModel(t, { modelsFile: repo.python.models, modelsFileText: tree.read(repo.python.models), style, templates: modelTemplates });
         if ('reason' in g) continue; // the repository rewrite then says "no mapped class", with the reason below
-        models.push(g.model);
+        const importable = withPackageRoot(g.model, repo.python.packageRoot);
+        if (!importable) continue;
+        models.push(importable);
         tree.apply([g.change]);
       }
     }

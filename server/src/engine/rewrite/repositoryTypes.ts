@@ -83,6 +83,11 @@ export interface RepositoryConfig {
     models: string;
     /** `auto` (SQLModel when the project already uses it), `declarative` or `sqlmodel`. */
     modelStyle: 'auto' | 'declarative' | 'sqlmodel';
+    /**
+     * The folder on `sys.path` that module names start from (`backend` when the code runs as
+     * `backend/app/...` with `backend` on the path); default the workspace root.
+     */
+    packageRoot?: string;
   };
 }
 
@@ -97,6 +102,25 @@ export function repositoryConfig(raw: Partial<{ typescript: Partial<RepositoryCo
     typescript: { ...DEFAULT_REPOSITORY_CONFIG.typescript, ...(raw?.typescript ?? {}) },
     python: { ...DEFAULT_REPOSITORY_CONFIG.python, ...(raw?.python ?? {}) },
   };
+}
+
+/**
+ * The module name of a workspace file when `packageRoot` (workspace-relative, '' or '.' for the
+ * root) is the folder on `sys.path`; undefined for a file outside it or a path that is not a
+ * dotted name (`my-service/app.py`).
+ */
+export function pythonModuleIn(file: string, packageRoot: string | undefined): string | undefined {
+  const root = (packageRoot ?? '').replace(/\\/g, '/').replace(/^\.\/?/, '').replace(/\/+$/, '');
+  const rel = file.replace(/\\/g, '/').replace(/^\.\//, '');
+  if (root && !rel.startsWith(root + '/')) return undefined;
+  const mod = pythonModuleOf(root ? rel.slice(root.length + 1) : rel);
+  return /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$/.test(mod) ? mod : undefined;
+}
+
+/** A model's importable module under `packageRoot`, or undefined when it cannot be imported from there. */
+export function withPackageRoot(m: PythonModel, packageRoot: string | undefined): PythonModel | undefined {
+  const module = pythonModuleIn(m.file, packageRoot);
+  return module ? { ...m, module } : undefined;
 }
 
 /** `app/repositories/job_repository.py` → `app.repositories.job_repository`. */

@@ -34,7 +34,7 @@ import type { Node, Tree } from 'web-tree-sitter';
 import { dialectForDriver } from '../../detect/common';
 import type { Dialect, Finding } from '../../types';
 import { placeholderKeys, planSql } from '../plan';
-import { pythonModuleOf, type FileChange, type PythonModel, type RepositoryAction, type RepositoryConfig, type RepositoryMethod, type TextEdit } from '../repositoryTypes';
+import { pythonModuleIn, type FileChange, type PythonModel, type RepositoryAction, type RepositoryConfig, type RepositoryMethod, type TextEdit } from '../repositoryTypes';
 import { callAt, cursorRowStyle, factoryOrigin, factoryRowStyle, recogniseCallSite, referencesOf, unparen, usesOfVariable, type CallSite, type RowStyle } from './callsiteShape';
 import { recogniseDynamicUpdate, type DynamicUpdate } from './callsiteDynamicUpdate';
 import { bindingsOf, statementLineEnd } from './imports';
@@ -185,7 +185,10 @@ function decideRead(site: CallSite, tree: Tree, fileName: string, options: Pytho
     else if (origin) {
       const rel = origin.module.replace(/\./g, '/');
       const dir = fileName.includes('/') ? fileName.slice(0, fileName.lastIndexOf('/')) : '';
-      const candidates = origin.level > 0 ? [`${dir ? `${dir}/` : ''}${rel}.py`, `${dir ? `${dir}/` : ''}${rel}/__init__.py`] : [`${rel}.py`, `${rel}/__init__.py`, `${dir ? `${dir}/` : ''}${rel}.py`];
+      // Absolute imports start at the package root (the folder on sys.path; the workspace root by default).
+      const root = (options.config.packageRoot ?? '').replace(/\\/g, '/').replace(/^\.\/?/, '').replace(/\/+$/, '');
+      const fromRoot = root ? [`${root}/${rel}.py`, `${root}/${rel}/__init__.py`] : [];
+      const candidates = origin.level > 0 ? [`${dir ? `${dir}/` : ''}${rel}.py`, `${dir ? `${dir}/` : ''}${rel}/__init__.py`] : [...fromRoot, `${rel}.py`, `${rel}/__init__.py`, `${dir ? `${dir}/` : ''}${rel}.py`];
       for (const c of candidates) {
         source = options.readFile(c.replace(/^\/+/, ''));
         if (source !== undefined) break;
@@ -479,7 +482,9 @@ function prepare(tree: Tree, text: string, fileName: string, finding: Finding, o
     return { reason: `the template failed: ${(e as Error).message}` };
   }
   const sessionModule = options.config.sessionModule;
-  const imports = [{ module: pythonModuleOf(file), name: className }];
+  const repoModule = pythonModuleIn(file, options.config.packageRoot);
+  if (!repoModule) return { reason: `${file} cannot be imported as a module from ${options.config.packageRoot ? `rewrite.repository.python.packageRoot (${options.config.packageRoot})` : 'the workspace root'}: set rewrite.repository.python.dir (and packageRoot) to an importable package folder` };
+  const imports = [{ module: repoModule, name: className }];
   if (sessionModule) imports.push({ module: sessionModule, name: session });
   else if (!bindingsOf(tree.rootNode, session).length) return { reason: `\`${session}\` is not defined or imported in this file: set \`rewrite.repository.python.sessionModule\`` };
   return {
