@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the test tiers need besides node_modules, installed when missing (run by `npm test`, so the
 # README's test command does all set-up on a fresh machine; .ci/run calls `npm test`).
-#   - Debian packages: python3 (+ SQLAlchemy 1.4, Flask-SQLAlchemy 3, psycopg2) and Debian's PostgreSQL
+#   - Debian packages: python3 (+ SQLAlchemy 1.4, Flask-SQLAlchemy 3, Flask-Login, psycopg2) and Debian's PostgreSQL
 #     (a throwaway server per run, test/python/postgres.ts) for the python tier,
 #     Chromium for the browser and e2e tiers, MariaDB for the equivalence tier's MySQL dialect,
 #     g++/make to build better-sqlite3. Installed with apt-get when running as root; otherwise the
@@ -19,6 +19,7 @@ command -v git >/dev/null || need_apt+=(git)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 /usr/bin/python3 -c 'import sqlalchemy, flask_sqlalchemy' 2>/dev/null || need_apt+=(python3 python3-sqlalchemy python3-flask-sqlalchemy)
 /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || need_apt+=(python3-psycopg2)
+/usr/bin/python3 -c 'import flask_login' 2>/dev/null || need_apt+=(python3-flask-login)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
 [ -x /usr/sbin/mariadbd ] || need_apt+=(mariadb-server)
 node -e "new (require('better-sqlite3'))(':memory:')" 2>/dev/null || { command -v g++ >/dev/null && command -v make >/dev/null; } || need_apt+=(g++ make)
