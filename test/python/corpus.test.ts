@@ -1,12 +1,14 @@
 /**
  * Execution equivalence on the realistic corpus (test/fixtures/corpus/sqlalchemy-legacy): its
  * `scheduler` package (plain SQLAlchemy: sessionmaker, scoped_session, get_session(), a
- * repository class, FastAPI-style CRUD) is rewritten exactly as the share test measures it
- * (test/unit/rewrite-python/corpus.ts, every pass), and both packages run side by side under
- * Debian's SQLAlchemy 1.4 with their own sessions on a seeded in-memory SQLite database
- * (corpus_harness.py, which lists the calls). Results, tables and session state must match, and
- * every function holding a rewritten query must be called. The `webapp` half is not executed: it
- * needs Flask-Login and app settings the tier does not provide.
+ * repository class, FastAPI-style CRUD) and its `webapp` package (Flask, Flask-SQLAlchemy,
+ * Flask-Login: views, API, services) are rewritten exactly as the share test measures them
+ * (test/unit/rewrite-python/corpus.ts, every pass), and the original and rewritten packages run
+ * side by side under Debian's SQLAlchemy 1.4 on seeded in-memory SQLite databases: the scheduler
+ * with its own sessions, the webapp in a Flask app per side, each view called inside a test
+ * request context with a user logged in where it needs one (corpus_harness.py, which lists the
+ * calls). Results, tables, session state (and for the webapp, flashed messages) must match, and
+ * every function holding a rewritten query must be called.
  */
 import { spawnSync } from 'node:child_process';
 import * as assert from 'node:assert/strict';
@@ -22,6 +24,8 @@ interface Side {
   flush: unknown;
   rows: Record<string, unknown[]>;
   session: unknown;
+  /** webapp calls: the messages flash()ed during the call. */
+  flashed?: unknown;
 }
 interface CorpusOutput {
   sqlalchemy: string;
@@ -29,7 +33,7 @@ interface CorpusOutput {
   errors: Array<{ side: string; error: string }>;
 }
 
-/** Runs corpus_harness.py on two trees that each hold a `scheduler/` package. */
+/** Runs corpus_harness.py on two trees that each hold `scheduler/` and `webapp/` packages. */
 function runCorpusHarness(original: string, rewritten: string): CorpusOutput {
   if (!fs.existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: apt-get install python3 python3-sqlalchemy (.ci/run does)`);
   const r = spawnSync(PYTHON, [path.join(HARNESS_DIR, 'corpus_harness.py')], {
@@ -66,9 +70,13 @@ export function enclosingFunction(text: string, line: number): string | undefine
   return fn;
 }
 
-/** Functions (module:qualname) in which at least one finding was rewritten. */
+/**
+ * Functions in which at least one finding was rewritten, named as corpus_harness.py names its
+ * targets: `module:qualname` in the scheduler (`crud:get_owner`), the dotted module path in the
+ * webapp (`webapp.views.posts:show`), so the two halves' modules cannot be taken for one another.
+ */
 function rewrittenFunctions(f: RewrittenFile): string[] {
-  const mod = path.basename(f.rel, '.py');
+  const mod = f.rel.startsWith('webapp/') ? f.rel.replace(/\.py$/, '').split('/').join('.') : path.basename(f.rel, '.py');
   const count = (text: string, findings: Finding[]) => {
     const m = new Map<string, number>();
     for (const x of findings) {
@@ -91,10 +99,9 @@ describe('python: the realistic corpus executed as written and as rewritten', fu
   before(async () => {
     const detect = corpusDetectOptions();
     files = [];
-    for (const rel of corpusFiles().filter((r) => r.startsWith('scheduler/'))) files.push(await rewriteCorpusFile(rel, detect));
+    for (const rel of corpusFiles()) files.push(await rewriteCorpusFile(rel, detect));
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sqlmigrate-corpus-'));
-    fs.mkdirSync(path.join(tmp, 'scheduler'));
-    for (const f of files) fs.writeFileSync(path.join(tmp, f.rel), f.text);
+    writeTree(tmp, files);
     output = runCorpusHarness(CORPUS, tmp);
   });
 
@@ -104,16 +111,22 @@ describe('python: the realistic corpus executed as written and as rewritten', fu
 
   it('loads both packages and runs every call on both sides', () => {
     assert.deepEqual(output!.errors, []);
-    assert.ok(output!.results.length > 100, `only ${output!.results.length} calls`);
-    assert.ok(files.reduce((n, f) => n + f.rewritten, 0) > 80, 'the scheduler package is mostly rewritten');
+    const { scheduler, webapp } = byHalf(output!.results);
+    assert.ok(scheduler.length > 100, `only ${scheduler.length} scheduler calls`);
+    assert.ok(webapp.length > 60, `only ${webapp.length} webapp calls`);
+    const rewritten = (half: string) => files.filter((f) => f.rel.startsWith(`${half}/`)).reduce((n, f) => n + f.rewritten, 0);
+    assert.ok(rewritten('scheduler') > 80, 'the scheduler package is mostly rewritten');
+    assert.ok(rewritten('webapp') > 40, 'the webapp package is mostly rewritten');
   });
 
   it('every function holding a rewritten query is called', () => {
     const called = new Set(output!.results.map((r) => r.target));
     const functions = files.flatMap(rewrittenFunctions);
-    assert.ok(functions.length > 60, `only ${functions.length} functions hold a rewritten query: ${functions.join(', ')}`);
+    const web = functions.filter((t) => t.startsWith('webapp.'));
+    assert.ok(functions.length - web.length > 60, `only ${functions.length - web.length} scheduler functions hold a rewritten query: ${functions.join(', ')}`);
+    assert.ok(web.length > 30, `only ${web.length} webapp functions hold a rewritten query: ${web.join(', ')}`);
     const missing = functions.filter((t) => !called.has(t));
-    assert.deepEqual(missing, [], 'add calls for these functions to corpus_harness.py CALLS');
+    assert.deepEqual(missing, [], 'add calls for these functions to corpus_harness.py CALLS (scheduler) or WEB_CALLS (webapp)');
   });
 
   it('every call returns the same result and leaves the same rows and session state', () => {
@@ -130,23 +143,43 @@ describe('python: the realistic corpus executed as written and as rewritten', fu
 
   it('the calls reach data: most return something other than nothing', () => {
     const empty = (v: unknown) => v === null || (typeof v === 'object' && v !== null && 'list' in v && (v as { list: unknown[] }).list.length === 0);
-    const filled = output!.results.filter((r) => r.original && !empty(r.original.result));
-    assert.ok(filled.length > output!.results.length * 0.7, `only ${filled.length} of ${output!.results.length} calls return data`);
+    for (const [half, results] of Object.entries(byHalf(output!.results))) {
+      const filled = results.filter((r) => r.original && !empty(r.original.result));
+      assert.ok(filled.length > results.length * 0.7, `${half}: only ${filled.length} of ${results.length} calls return data`);
+    }
   });
 
-  it('the comparison can fail: a rewrite that drops an OFFSET is caught', () => {
+  it('the comparison can fail: a rewrite that drops an OFFSET (scheduler) or a bulk UPDATE\'s WHERE (webapp) is caught', () => {
     const crud = files.find((f) => f.rel === 'scheduler/crud.py')!;
-    const broken = crud.text.replace(/\.offset\(skip\)/g, '');
-    assert.notEqual(broken, crud.text);
+    const admin = files.find((f) => f.rel === 'webapp/views/admin.py')!;
+    const broken = new Map([
+      [crud, crud.text.replace(/\.offset\(skip\)/g, '')],
+      [admin, admin.text.replace('update(Comment).where(Comment.id.in_(ids))', 'update(Comment)')],
+    ]);
+    for (const [f, text] of broken) assert.notEqual(text, f.text, `${f.rel}: the planted bug did not apply`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sqlmigrate-corpus-broken-'));
     try {
-      fs.mkdirSync(path.join(dir, 'scheduler'));
-      for (const f of files) fs.writeFileSync(path.join(dir, f.rel), f === crud ? broken : f.text);
+      writeTree(dir, files.map((f) => ({ ...f, text: broken.get(f) ?? f.text })));
       const out = runCorpusHarness(CORPUS, dir);
-      const owners = out.results.filter((r) => r.target === 'crud:get_owners');
-      assert.ok(owners.some((r) => JSON.stringify(r.original) !== JSON.stringify(r.rewritten)), 'the harness did not notice the difference');
+      for (const target of ['crud:get_owners', 'webapp.views.admin:approve_comments']) {
+        const calls = out.results.filter((r) => r.target === target);
+        assert.ok(calls.some((r) => JSON.stringify(r.original) !== JSON.stringify(r.rewritten)), `the harness did not notice the difference in ${target}`);
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
+
+/** Writes the rewritten files under `dir` (scheduler/…, webapp/…, webapp/views/…). */
+function writeTree(dir: string, files: Array<{ rel: string; text: string }>): void {
+  for (const f of files) {
+    fs.mkdirSync(path.dirname(path.join(dir, f.rel)), { recursive: true });
+    fs.writeFileSync(path.join(dir, f.rel), f.text);
+  }
+}
+
+/** The calls of each half: webapp targets start with `webapp.`. */
+function byHalf<T extends { target: string }>(results: T[]): { scheduler: T[]; webapp: T[] } {
+  return { scheduler: results.filter((r) => !r.target.startsWith('webapp.')), webapp: results.filter((r) => r.target.startsWith('webapp.')) };
+}

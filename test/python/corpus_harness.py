@@ -1,7 +1,7 @@
-"""Runs the realistic corpus's `scheduler` package (test/fixtures/corpus/sqlalchemy-legacy) as written
-and as rewritten to SQLAlchemy 2.0 style, side by side (the `python` test tier, corpus.test.ts).
+"""Runs the realistic corpus's `scheduler` and `webapp` packages (test/fixtures/corpus/sqlalchemy-legacy)
+as written and as rewritten to SQLAlchemy 2.0 style, side by side (the `python` test tier, corpus.test.ts).
 
-Input (stdin, JSON): {"original": dir, "rewritten": dir}: each dir holds a `scheduler/` package.
+Input (stdin, JSON): {"original": dir, "rewritten": dir}: each dir holds `scheduler/` and `webapp/` packages.
 Output (stdout, JSON): {"sqlalchemy": version, "results": [{"target", "kwargs", "original", "rewritten"}],
                         "errors": [{"side", "error"}]}
 
@@ -14,6 +14,18 @@ get the scoped session; methods are called on an instance built with it. What is
 returned value (entities as [class, primary key], rows as lists, enums by value, times after the
 seed's clock as "NOW", floats rounded; exceptions as their class name), the tables' rows after the
 call, and the state of the objects in the scoped session.
+
+The `webapp` package (Flask + Flask-SQLAlchemy + Flask-Login) runs in one Flask app per side
+(`create_app(WebConfig)`, in-memory SQLite). Each call of WEB_CALLS gets a fresh database seeded by
+`seed_web()`, every row preloaded into `db.session`, and runs inside `app.test_request_context()` with
+the call's path, method, query string and form; `"login": id` logs that user in with
+`flask_login.login_user` first, so `@login_required` views are called as they are (the admin
+blueprint's `before_request` check is not run: the view is called directly). The corpus has no
+templates: `render_template` in the view modules is replaced by one that returns the template's
+name and context, so what a view hands its template is compared. Password hashing is replaced by a
+deterministic stand-in (a salted hash would differ between the sides). Compared as above, plus
+Flask responses (status, Location, JSON body), Flask-SQLAlchemy pages (page, per_page, total,
+items), werkzeug aborts (NotFound, Forbidden) as exceptions, and the flashed messages.
 
 The calls are listed here, not in the corpus: the corpus stays as an application wrote it.
 """
@@ -30,7 +42,10 @@ import types
 sys.dont_write_bytecode = True
 os.environ["SCHEDULER_DB_URL"] = "sqlite://"
 
+import flask  # noqa: E402
+import flask_login  # noqa: E402
 import sqlalchemy  # noqa: E402
+from flask_sqlalchemy.pagination import Pagination  # noqa: E402
 from sqlalchemy import inspect  # noqa: E402
 from sqlalchemy.engine import Row  # noqa: E402
 
@@ -224,6 +239,11 @@ def norm(v, depth=0):
         return {"enum": v.value}
     if isinstance(v, dt.datetime):
         return "NOW" if v > T else v.isoformat()
+    if isinstance(v, flask.Response):
+        body = v.get_json() if v.is_json else None
+        return {"response": [v.status_code, v.headers.get("Location"), norm(body, depth + 1)]}
+    if isinstance(v, Pagination):
+        return {"page": [v.page, v.per_page, v.total, norm(list(v.items), depth + 1)]}
     insp = inspect(v, raiseerr=False)
     if insp is not None and getattr(insp, "mapper", None) is not None and hasattr(insp, "identity"):
         return [type(v).__name__, list(insp.identity or [])]
@@ -313,26 +333,240 @@ def run_call(pkg, target, kwargs):
     return {"result": result, "flush": flushed, "rows": rows, "session": state}
 
 
+# --- the webapp half ------------------------------------------------------------------------------
+
+WEB_MODULES = ["extensions", "models", "services", "api", "views.admin", "views.posts", "views.users"]
+
+
+class WebConfig:
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    SECRET_KEY = "corpus-harness"
+    TESTING = True
+    POSTS_PER_PAGE = 2
+
+
+# target → calls: "path" (default "/"), "method", "args" (query string), "form", "login" (a user id),
+# "kwargs" (the view's or helper's arguments; {"$post": id} is that Post, loaded in the call's session).
+WEB_CALLS = {
+    "webapp.extensions:load_user": [{"kwargs": {"user_id": "2"}}, {"kwargs": {"user_id": "99"}}],
+    "webapp.api:get_post": [{"kwargs": {"post_id": 1}}, {"kwargs": {"post_id": 3}}, {"kwargs": {"post_id": 99}}],
+    "webapp.api:post_comments": [{"kwargs": {"post_id": 1}}, {"kwargs": {"post_id": 6}}, {"kwargs": {"post_id": 99}}],
+    "webapp.api:get_user": [{"kwargs": {"username": "bob"}}, {"kwargs": {"username": "nobody"}}],
+    "webapp.api:list_teams": [{}],
+    "webapp.api:list_tags": [{}],
+    "webapp.api:delete_my_drafts": [{"method": "DELETE", "login": 2}, {"method": "DELETE", "login": 5}],
+    "webapp.api:stats": [{}],
+    "webapp.services:related_posts": [{"kwargs": {"post": {"$post": 1}}}, {"kwargs": {"post": {"$post": 6}, "limit": 1}}, {"kwargs": {"post": {"$post": 7}}}],
+    "webapp.services:team_admins": [{"kwargs": {"team_id": 1}}, {"kwargs": {"team_id": 2}}, {"kwargs": {"team_id": 3}}],
+    "webapp.services:commenters_on": [{"kwargs": {"author_id": 1}}, {"kwargs": {"author_id": 2}}],
+    "webapp.services:stale_drafts": [{}, {"kwargs": {"days": 1}}],
+    "webapp.services:user_search": [{"kwargs": {"term": "example.com"}}, {"kwargs": {"term": "bo"}}, {"kwargs": {"term": "zzz"}}],
+    "webapp.services:latest_comment_per_post": [{"kwargs": {"post_ids": [1, 2, 6]}}, {"kwargs": {"post_ids": [99]}}],
+    "webapp.services:tag_cloud": [{}],
+    "webapp.services:first_post_of": [{"kwargs": {"user_id": 1}}, {"kwargs": {"user_id": 99}}],
+    "webapp.services:team_by_slug_or_none": [{"kwargs": {"slug": "core"}}, {"kwargs": {"slug": "nope"}}],
+    "webapp.services:post_ids_with_tag": [{"kwargs": {"name": "python"}}, {"kwargs": {"name": "unused"}}],
+    "webapp.views.admin:dashboard": [{"path": "/admin/", "login": 1}],
+    "webapp.views.admin:approve_comments": [
+        {"path": "/admin/comments/approve", "method": "POST", "form": {"comment_id": ["3"]}, "login": 1},
+        {"path": "/admin/comments/approve", "method": "POST", "form": {"comment_id": ["3", "7", "99"]}, "login": 1},
+        {"path": "/admin/comments/approve", "method": "POST", "form": {}, "login": 1},
+    ],
+    "webapp.views.admin:promote": [{"method": "POST", "login": 1, "kwargs": {"user_id": 2}}, {"method": "POST", "login": 1, "kwargs": {"user_id": 99}}],
+    "webapp.views.admin:cleanup_tags": [{"path": "/admin/tags/cleanup", "method": "POST", "login": 1}],
+    "webapp.views.admin:teams": [{"path": "/admin/teams", "login": 1}],
+    "webapp.views.admin:delete_team": [
+        {"method": "POST", "login": 1, "kwargs": {"team_id": 1}},
+        {"method": "POST", "login": 1, "kwargs": {"team_id": 3}},
+        {"method": "POST", "login": 1, "kwargs": {"team_id": 99}},
+    ],
+    "webapp.views.posts:index": [{"args": {}}, {"args": {"page": "2"}}, {"args": {"page": "9"}}],
+    "webapp.views.posts:show": [
+        {"kwargs": {"slug": "hello-flask"}},
+        {"kwargs": {"slug": "draft-one"}},
+        {"kwargs": {"slug": "draft-one"}, "login": 2},
+        {"kwargs": {"slug": "nope"}},
+    ],
+    "webapp.views.posts:by_tag": [{"kwargs": {"name": "python"}}, {"kwargs": {"name": "nope"}}],
+    "webapp.views.posts:create": [
+        {"method": "POST", "login": 2, "form": {"title": "SQL tips", "body": "again", "tags": "sql, new"}},
+        {"method": "POST", "login": 2, "form": {"title": "Brand new", "body": "text"}},
+        {"method": "GET", "login": 2},
+    ],
+    "webapp.views.posts:edit": [
+        {"method": "GET", "login": 2, "kwargs": {"post_id": 3}},
+        {"method": "POST", "login": 2, "form": {"title": "Draft one!", "body": "done", "published": "y"}, "kwargs": {"post_id": 3}},
+        {"method": "GET", "login": 5, "kwargs": {"post_id": 3}},
+        {"method": "GET", "login": 1, "kwargs": {"post_id": 3}},
+        {"method": "GET", "login": 2, "kwargs": {"post_id": 99}},
+    ],
+    "webapp.views.posts:delete": [
+        {"method": "POST", "login": 2, "kwargs": {"post_id": 3}},
+        {"method": "POST", "login": 2, "kwargs": {"post_id": 1}},
+        {"method": "POST", "login": 2, "kwargs": {"post_id": 99}},
+    ],
+    "webapp.views.posts:comment": [
+        {"method": "POST", "login": 3, "form": {"body": "Me too"}, "kwargs": {"post_id": 1}},
+        {"method": "POST", "login": 3, "form": {"body": "Early"}, "kwargs": {"post_id": 3}},
+    ],
+    "webapp.views.users:login": [
+        {"method": "POST", "form": {"username": "bob", "password": "secret-bob"}, "args": {"next": "/feed"}},
+        {"method": "POST", "form": {"username": "bob", "password": "wrong"}},
+        {"method": "POST", "form": {"username": "nobody", "password": "x"}},
+    ],
+    "webapp.views.users:register": [
+        {"method": "POST", "form": {"username": "zed", "email": "zed@example.com", "password": "pw"}},
+        {"method": "POST", "form": {"username": "bob", "email": "other@example.com", "password": "pw"}},
+        {"method": "POST", "form": {"username": "carl", "email": "CAROL@example.COM", "password": "pw"}},
+    ],
+    "webapp.views.users:profile": [{"kwargs": {"username": "bob"}}, {"kwargs": {"username": "alice"}}, {"kwargs": {"username": "nobody"}}],
+    "webapp.views.users:deactivate": [
+        {"method": "POST", "login": 1, "kwargs": {"user_id": 3}},
+        {"method": "POST", "login": 2, "kwargs": {"user_id": 3}},
+        {"method": "POST", "login": 1, "kwargs": {"user_id": 99}},
+    ],
+    "webapp.views.users:team": [{"kwargs": {"slug": "core"}}, {"kwargs": {"slug": "empty"}}, {"kwargs": {"slug": "nope"}}],
+    "webapp.views.users:join_team": [
+        {"method": "POST", "login": 5, "kwargs": {"slug": "core"}},
+        {"method": "POST", "login": 2, "kwargs": {"slug": "core"}},
+        {"method": "POST", "login": 5, "kwargs": {"slug": "nope"}},
+    ],
+}
+
+
+def seed_web(pkg, session):
+    m = pkg.models
+    users = [
+        # id, username, email, admin, active, last seen / created (days ago)
+        (1, "alice", "alice@example.com", True, True, 1, 100),
+        (2, "bob", "bob@example.com", False, True, 3, 50),
+        (3, "carol", "Carol@Example.com", False, True, 30, 20),
+        (4, "dave", "dave@example.org", False, False, 200, 300),
+        (5, "erin", "erin@example.com", False, True, 2, 5),
+    ]
+    for i, name, email, admin, active, seen, created in users:
+        u = m.User(id=i, username=name, email=email, is_admin=admin, active=active, last_seen=ago(seen), created_at=ago(created))
+        u.set_password("secret-" + name)
+        session.add(u)
+    session.add_all([
+        m.Team(id=1, name="Core", slug="core", created_at=ago(90)),
+        m.Team(id=2, name="Docs", slug="docs", created_at=ago(80)),
+        m.Team(id=3, name="Empty", slug="empty", created_at=ago(70)),
+    ])
+    session.add_all([
+        m.Membership(id=i, user_id=u, team_id=t, role=r)
+        for i, u, t, r in [(1, 1, 1, "owner"), (2, 2, 1, "editor"), (3, 3, 1, "member"), (4, 2, 2, "admin"), (5, 3, 2, "owner"), (6, 5, 2, "editor")]
+    ])
+    session.add_all([m.Tag(id=i, name=n) for i, n in [(1, "python"), (2, "flask"), (3, "sql"), (4, "unused")]])
+    posts = [
+        # id, title, slug, published, views, author, team, created / updated (days ago)
+        (1, "Hello Flask", "hello-flask", True, 10, 1, 1, 60, 60),
+        (2, "SQL tips", "sql-tips", True, 25, 2, 1, 40, 39),
+        (3, "Draft one", "draft-one", False, 0, 2, None, 200, 200),
+        (4, "Python tricks", "python-tricks", True, 5, 3, 2, 10, 10),
+        (5, "Draft two", "draft-two", False, 0, 1, 2, 5, 5),
+        (6, "Flask and SQL", "flask-and-sql", True, 40, 1, None, 3, 3),
+        (7, "Old news", "old-news", True, 1, 4, 1, 300, 300),
+    ]
+    for i, title, slug, published, views, author, team, created, updated in posts:
+        session.add(m.Post(id=i, title=title, slug=slug, body="About " + title.lower(), published=published, views=views,
+                           author_id=author, team_id=team, created_at=ago(created), updated_at=ago(updated)))
+    session.flush()
+    for post_id, tag_id in [(1, 2), (1, 1), (2, 3), (3, 3), (4, 1), (6, 2), (6, 3), (6, 1)]:
+        session.execute(m.post_tags.insert().values(post_id=post_id, tag_id=tag_id))
+    comments = [
+        # id, body, approved, post, author, created (days, minutes ago)
+        (1, "Nice", True, 1, 2, (50, 0)),
+        (2, "Thanks", True, 1, 1, (49, 0)),
+        (3, "Spam!", False, 1, 5, (45, 0)),
+        (4, "Great tips", True, 2, 3, (35, 0)),
+        (5, "More please", True, 2, 3, (34, 0)),
+        (6, "Agreed", True, 6, 2, (2, 0)),
+        (7, "Pending", False, 6, 3, (1, 30)),
+        (8, "Yes", True, 6, 3, (1, 0)),
+        (9, "On python", True, 4, 1, (9, 0)),
+        (10, "Hmm", False, 4, 2, (8, 0)),
+    ]
+    session.add_all([m.Comment(id=i, body=b, approved=a, post_id=p, author_id=u, created_at=ago(d, minutes=mi))
+                     for i, b, a, p, u, (d, mi) in comments])
+
+
+def load_web(root, alias):
+    """The `webapp` package under `root`, imported as `alias`, and a Flask app built by its create_app()."""
+    pkg_dir = os.path.join(root, "webapp")
+    spec = importlib.util.spec_from_file_location(alias, os.path.join(pkg_dir, "__init__.py"), submodule_search_locations=[pkg_dir])
+    pkg = importlib.util.module_from_spec(spec)
+    sys.modules[alias] = pkg
+    spec.loader.exec_module(pkg)
+    pkg.modules = {name: importlib.import_module("%s.%s" % (alias, name)) for name in WEB_MODULES}
+    pkg.models = pkg.modules["models"]
+    pkg.models.generate_password_hash = lambda password: "plain:" + password
+    pkg.models.check_password_hash = lambda hashed, password: hashed == "plain:" + password
+    for name in ("views.admin", "views.posts", "views.users"):
+        pkg.modules[name].render_template = lambda template, **context: {"template": template, "context": context}
+    pkg.app = pkg.create_app(WebConfig)
+    pkg.db = pkg.modules["extensions"].db
+    return pkg
+
+
+def run_web_call(pkg, target, call):
+    app, db, m = pkg.app, pkg.db, pkg.models
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        seed_web(pkg, db.session)
+        db.session.commit()
+    module, qual = target.split(":")
+    fn = getattr(pkg.modules[module[len("webapp."):]], qual)
+    with app.test_request_context(call.get("path", "/"), method=call.get("method", "GET"), query_string=call.get("args"), data=call.get("form")):
+        session = db.session()
+        # Strong references: the identity map is weak, and these objects show synchronisation.
+        preloaded = [obj for mp in db.Model.registry.mappers for obj in session.query(mp.class_).all()]
+        if "login" in call:
+            flask_login.login_user(session.get(m.User, call["login"]))
+        kwargs = {k: session.get(m.Post, v["$post"]) if isinstance(v, dict) and "$post" in v else v for k, v in call.get("kwargs", {}).items()}
+        try:
+            result = norm(fn(**kwargs))
+        except Exception as e:  # the exception's class is part of the behaviour (NotFound, Forbidden, ...)
+            result = {"error": type(e).__name__}
+            db.session.rollback()
+        try:
+            db.session.flush()
+            flushed = None
+        except Exception as e:
+            flushed = {"error": type(e).__name__}
+            db.session.rollback()
+        rows = {}
+        for table in db.metadata.sorted_tables:
+            order = list(table.primary_key.columns) or list(table.columns)
+            rows[table.name] = [[norm(x) for x in r] for r in db.session.execute(table.select().order_by(*order))]
+        state = session_state(db.session())
+        flashed = flask.session.get("_flashes", [])
+        del preloaded
+    return {"result": result, "flush": flushed, "rows": rows, "session": state, "flashed": [list(f) for f in flashed]}
+
+
 def main():
     req = json.load(sys.stdin)
     out = {"sqlalchemy": sqlalchemy.__version__, "results": [], "errors": []}
-    pkgs = {}
-    for side in ("original", "rewritten"):
-        try:
-            pkgs[side] = load_package(req[side], "corpus_%s" % side)
-        except Exception as e:
-            out["errors"].append({"side": side, "error": "%s: %s" % (type(e).__name__, e)})
-    if len(pkgs) == 2:
-        for target, calls in CALLS.items():
-            for kwargs in calls:
-                entry = {"target": target, "kwargs": kwargs}
-                for side in ("original", "rewritten"):
-                    try:
-                        entry[side] = run_call(pkgs[side], target, kwargs)
-                    except Exception as e:
-                        out["errors"].append({"side": side, "error": "%s(%s): %s: %s" % (target, json.dumps(kwargs), type(e).__name__, e)})
-                        entry[side] = None
-                out["results"].append(entry)
+    for load, calls, run, alias in [(load_package, CALLS, run_call, "corpus_%s"), (load_web, WEB_CALLS, run_web_call, "corpus_web_%s")]:
+        pkgs = {}
+        for side in ("original", "rewritten"):
+            try:
+                pkgs[side] = load(req[side], alias % side)
+            except Exception as e:
+                out["errors"].append({"side": side, "error": "%s: %s" % (type(e).__name__, e)})
+        if len(pkgs) == 2:
+            for target, target_calls in calls.items():
+                for kwargs in target_calls:
+                    entry = {"target": target, "kwargs": kwargs}
+                    for side in ("original", "rewritten"):
+                        try:
+                            entry[side] = run(pkgs[side], target, kwargs)
+                        except Exception as e:
+                            out["errors"].append({"side": side, "error": "%s(%s): %s: %s" % (target, json.dumps(kwargs), type(e).__name__, e)})
+                            entry[side] = None
+                    out["results"].append(entry)
     json.dump(out, sys.stdout)
 
 
