@@ -139,6 +139,11 @@ function sameStatementKey(sql: string): string {
   return sql.replace(/\s+/g, ' ').trim();
 }
 
+/** A raw-sql finding that can move with others of statement `key`: not kept, not built at run time. */
+function isStatement(g: Finding, key: string | undefined): boolean {
+  return g.rule === 'raw-sql' && !g.exception && !g.dynamic && !!g.sql && sameStatementKey(g.sql.text) === key;
+}
+
 /** Whether an action of `kind` is asked for by a requested kind (LSP kinds are dot-separated hierarchies). */
 function kindMatches(kind: string, requested: string): boolean {
   return requested === '' || kind === requested || kind.startsWith(`${requested}.`);
@@ -564,9 +569,7 @@ export class SqlmigrateServer {
     if (!folder || rel.split('/').includes('..')) return undefined;
     const open = this.documents.get(folder.uriOf(rel));
     if (open) return open.getText();
-    const abs = path.join(folder.root, ...rel.split('/'));
-    if (!fs.existsSync(abs)) return undefined;
-    const r = readSourceFile(abs, folder.config.maxFileSize);
+    const r = readSourceFile(path.join(folder.root, ...rel.split('/')), folder.config.maxFileSize);
     return 'skip' in r ? undefined : r.text;
   }
 
@@ -578,20 +581,29 @@ export class SqlmigrateServer {
   private rewriteEdit(doc: TextDocument, o: OfferedRewrite, folder: Folder | undefined): WorkspaceEdit | undefined {
     if (!o.files?.length) return this.documentEdit(doc, o.edits);
     if (!folder || !this.canApply(o) || !this.filesFresh(o, folder)) return undefined;
-    const changes: WorkspaceEdit['documentChanges'] = [];
-    for (const f of o.files) {
-      const uri = folder.uriOf(f.file);
-      const open = this.documents.get(uri);
-      if (f.before === undefined) {
-        changes.push(CreateFile.create(uri, { overwrite: false, ignoreIfExists: false }));
-        changes.push(TextDocumentEdit.create({ uri, version: null }, [TextEdit.insert({ line: 0, character: 0 }, f.after)]));
-      } else {
-        const e = diffEdit(f.before, f.after);
-        if (e) changes.push(TextDocumentEdit.create({ uri, version: open ? open.version : null }, [TextEdit.replace(e.range, e.newText)]));
-      }
-    }
+    const changes = this.fileChanges(folder, o.files);
     if (o.edits.length) changes.push(TextDocumentEdit.create({ uri: doc.uri, version: doc.version }, o.edits.map((e) => TextEdit.replace(e.range, e.newText))));
     return { documentChanges: changes };
+  }
+
+  /**
+   * Whole-file changes of folder files as documentChanges: a CreateFile and its text for each new
+   * file (first), the changed span of each existing one (versioned when open).
+   */
+  private fileChanges(folder: Folder, files: Array<{ file: string; before: string | undefined; after: string }>): Array<CreateFile | TextDocumentEdit> {
+    const created: Array<CreateFile | TextDocumentEdit> = [];
+    const edited: TextDocumentEdit[] = [];
+    for (const f of files) {
+      const uri = folder.uriOf(f.file);
+      if (f.before === undefined) {
+        created.push(CreateFile.create(uri, { overwrite: false, ignoreIfExists: false }));
+        created.push(TextDocumentEdit.create({ uri, version: null }, [TextEdit.insert({ line: 0, character: 0 }, f.after)]));
+        continue;
+      }
+      const e = diffEdit(f.before, f.after);
+      if (e) edited.push(TextDocumentEdit.create({ uri, version: this.documents.get(uri)?.version ?? null }, [TextEdit.replace(e.range, e.newText)]));
+    }
+    return [...created, ...edited];
   }
 
   /** Whether the client can apply the rewrite's other files: changes need documentChanges, new files resource operations. */
@@ -720,7 +732,7 @@ export class SqlmigrateServer {
     const out: Array<{ rel: string; count: number }> = [];
     for (const entry of folder.index.values()) {
       if (entry.rel === rel || /\.py$/i.test(entry.rel) !== py) continue;
-      const count = entry.findings.filter((g) => g.rule === 'raw-sql' && !g.exception && !g.dynamic && g.sql && sameStatementKey(g.sql.text) === sql).length;
+      const count = entry.findings.filter((g) => isStatement(g, sql)).length;
       if (count) out.push({ rel: entry.rel, count });
     }
     return out.sort((a, b) => a.rel.localeCompare(b.rel));
@@ -735,7 +747,7 @@ export class SqlmigrateServer {
     if (!folder || !rel || !this.caps.createFiles || !this.caps.codeActionResolve) return undefined;
     if (!offered.some((o) => o.verified && o.label === 'repository')) return undefined;
     const key = f.sql ? sameStatementKey(f.sql.text) : undefined;
-    const here = findings.filter((g) => g !== f && g.rule === 'raw-sql' && !g.exception && !g.dynamic && g.sql && sameStatementKey(g.sql.text) === key).length;
+    const here = findings.filter((g) => g !== f && isStatement(g, key)).length;
     const elsewhere = this.sameStatementElsewhere(folder, rel, f);
     if (!elsewhere.length && !here) return undefined;
     const total = elsewhere.reduce((n, e) => n + e.count, here + 1);
@@ -748,7 +760,7 @@ export class SqlmigrateServer {
   }
 
   /** Resolves the every-call-site repository move (this file and others): every changed file, created ones first. */
-  private repositoryWorkspaceEdit(doc: TextDocument, f: Finding, folder: Folder, rel: string): WorkspaceEdit | undefined {
+  private repositoryWorkspaceEdit(f: Finding, folder: Folder, rel: string): WorkspaceEdit | undefined {
     const sql = f.sql ? sameStatementKey(f.sql.text) : undefined;
     if (!sql) return undefined;
     const files = [rel, ...this.sameStatementElsewhere(folder, rel, f).map((e) => e.rel)];
@@ -756,7 +768,7 @@ export class SqlmigrateServer {
       read: (r) => this.readWorkspaceFile(folder, r),
       parsesTs: tsParses,
       files,
-      select: (_r, g) => !!g.sql && !g.dynamic && sameStatementKey(g.sql.text) === sql,
+      select: (_r, g) => isStatement(g, sql),
       drivers: folder.drivers,
     });
     if (!report.applied.some((a) => a.file === rel)) {
@@ -768,20 +780,7 @@ export class SqlmigrateServer {
       const s = report.skipped[0];
       this.connection.window.showInformationMessage(`sqlmigrate: moved ${report.applied.length} call sites; ${report.skipped.length} stay (${s.file}:${s.startLine}: ${s.reason})`);
     }
-    const created: WorkspaceEdit['documentChanges'] = [];
-    const edited: WorkspaceEdit['documentChanges'] = [];
-    for (const [r, c] of changes) {
-      const uri = folder.uriOf(r);
-      if (c.before === undefined) {
-        created.push(CreateFile.create(uri, { overwrite: false, ignoreIfExists: false }));
-        created.push(TextDocumentEdit.create({ uri, version: null }, [TextEdit.insert({ line: 0, character: 0 }, c.after)]));
-        continue;
-      }
-      const e = diffEdit(c.before, c.after);
-      const open = this.documents.get(uri);
-      if (e) edited.push(TextDocumentEdit.create({ uri, version: uri === doc.uri ? doc.version : open ? open.version : null }, [TextEdit.replace(e.range, e.newText)]));
-    }
-    return { documentChanges: [...created, ...edited] };
+    return { documentChanges: this.fileChanges(folder, [...changes].map(([file, c]) => ({ file, ...c }))) };
   }
 
   private keepActionEdit(doc: TextDocument, f: Finding): { edit: WorkspaceEdit; command?: CodeAction['command'] } {
@@ -835,7 +834,7 @@ export class SqlmigrateServer {
       if (!f || !ctx?.folder || !ctx.rel) return action;
       await initModelGeneration(); // the Python parser reads the folder's models
       if (this.documents.get(data.uri)?.version !== data.version) return action;
-      const edit = this.repositoryWorkspaceEdit(doc, f, ctx.folder, ctx.rel);
+      const edit = this.repositoryWorkspaceEdit(f, ctx.folder, ctx.rel);
       if (edit) action.edit = edit;
       return action;
     }

@@ -45,7 +45,6 @@ export class WorkspaceModels {
     const seen = new Set<string>();
     for (const entry of listFiles(this.root, this.rules, skipped, (rel) => FILES.test(rel) && this.rules.isIncluded(rel))) {
       const rel = entry.rel.split(/[\\/]/).join('/');
-      if (!FILES.test(rel)) continue;
       seen.add(rel);
       const text = this.read(rel);
       if (text === undefined) {

@@ -269,8 +269,6 @@ interface DocEntry {
   fixAll?: FixAllOutcome;
   /** Whether the document's own text parses (computed once per version, when first needed). */
   parses?: boolean;
-  /** Each action after the whole-file parse check of its result. */
-  checked: WeakMap<OfferedRewrite, OfferedRewrite>;
 }
 
 /** Rewrites per document version (and per folder options object): hover and code actions share them. */
@@ -282,7 +280,7 @@ export class RewriteCache {
   private entry(uri: string, version: number, options: unknown): DocEntry {
     let e = this.docs.get(uri);
     if (!e || e.version !== version || e.options !== options) {
-      e = { version, options, actions: new Map(), checked: new WeakMap() };
+      e = { version, options, actions: new Map() };
       this.docs.set(uri, e);
     }
     return e;
@@ -303,10 +301,13 @@ export class RewriteCache {
     f: Finding,
     findings: Finding[],
     fresh: (o: OfferedRewrite) => boolean = () => true,
-    { withMoves = true, parseCheck = true }: { withMoves?: boolean; parseCheck?: boolean } = {},
+    { withMoves = true }: { withMoves?: boolean } = {},
   ): OfferedRewrite[] {
     const e = this.entry(uri, version, options);
     const originalParses = () => (e.parses ??= provider.parses(text, fileName));
+    // A verified rewrite whose file would not parse becomes "not offered" (one parse per action,
+    // skipped when the engine already checked and the original parses).
+    const checked = (a: OfferedRewrite): OfferedRewrite => (!a.verified || (a.parseChecked && originalParses()) ? a : checkParses(a, provider, text, fileName));
     const get = (key: string, compute: () => OfferedRewrite[]): OfferedRewrite[] => {
       const known = e.actions.get(key);
       if (known && known.every((o) => (o.isFresh ? o.isFresh() : true) && fresh(o))) {
@@ -314,23 +315,14 @@ export class RewriteCache {
         return known;
       }
       this.stats.computed++;
-      const out = compute();
+      const out = compute().map(checked);
       e.actions.set(key, out);
       return out;
-    };
-    // The whole-file parse check of a verified rewrite (a parse per action), once per action and
-    // version: an edit that would not parse is never offered. (parseCheck false: callers that only
-    // need the engine's own verdict.)
-    const checked = (a: OfferedRewrite): OfferedRewrite => {
-      if (!a.verified || (a.parseChecked && originalParses())) return a;
-      let c = e.checked.get(a);
-      if (!c) e.checked.set(a, (c = checkParses(a, provider, text, fileName)));
-      return c;
     };
     const key = findingKey(f);
     let out = get(key, () => provider.actions(text, fileName, f, options, findings));
     if (withMoves && provider.moves) out = [...out, ...get(`${key}\0moves`, () => provider.moves!(text, fileName, f, options, findings))];
-    return parseCheck ? out.map(checked) : out;
+    return out;
   }
 
   fixAll(uri: string, version: number, provider: RewriteProvider<unknown>, options: unknown, text: string, fileName: string, analyse: (text: string) => Finding[]): FixAllOutcome {

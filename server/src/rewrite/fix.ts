@@ -86,9 +86,11 @@ export function uncommittedChanges(root: string): string[] | undefined {
 export type FixTarget = 'knex' | 'sqlalchemy2' | 'repository';
 export const TARGET_RULE: Record<FixTarget, string> = { knex: 'raw-sql', sqlalchemy2: 'session-legacy-query', repository: 'raw-sql' };
 
-function writeAtomic(file: string, text: string): void {
+/** Writes through a temporary file renamed over `file`, keeping its mode; a new file (and its folder) is created. */
+export function writeAtomic(file: string, text: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.sqlmigrate-${process.pid}.tmp`);
-  const mode = fs.statSync(file).mode;
+  const mode = fs.existsSync(file) ? fs.statSync(file).mode : 0o644;
   fs.writeFileSync(tmp, text, { mode });
   fs.renameSync(tmp, file);
 }

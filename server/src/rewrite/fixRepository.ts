@@ -13,7 +13,6 @@
  * methods only it needed are not written either (the repository texts are rebuilt from the
  * accepted call sites only).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyzeTextSync } from '../engine/analyze';
 import { detectOptions, PathRules, type Config } from '../engine/config';
@@ -26,7 +25,7 @@ import { tsRepositoryFixAll } from '../engine/rewrite/repository';
 import { repositoryConfig, withPackageRoot, type FileChange, type PythonModel } from '../engine/rewrite/repositoryTypes';
 import type { Finding } from '../engine/types';
 import { listFiles, readSourceFile, type SkippedFile } from '../engine/scan';
-import { rewriteOptions } from './fix';
+import { rewriteOptions, writeAtomic } from './fix';
 import { loadModelTemplates, loadPythonRepositoryTemplates, loadTsRepositoryTemplates } from './templates';
 
 export interface RepositoryFixReport {
@@ -36,7 +35,6 @@ export interface RepositoryFixReport {
   files: Array<{ file: string; created: boolean }>;
 }
 
-const TS_FILE = /\.(ts|tsx|mts|cts|js|jsx|mjs|cjs)$/i;
 const DDL_FILE = /\.(sql|py|ts|js|mjs|cjs)$/i;
 
 /** The tree's texts in memory, by workspace-relative '/'-separated path; changes recorded. */
@@ -68,18 +66,10 @@ class Tree {
 export function diskReader(root: string, maxFileSize: number): (rel: string) => string | undefined {
   return (rel) => {
     const abs = path.join(root, ...rel.split('/'));
-    if (!abs.startsWith(root + path.sep) || !fs.existsSync(abs)) return undefined;
+    if (!abs.startsWith(root + path.sep)) return undefined;
     const r = readSourceFile(abs, maxFileSize);
     return 'skip' in r ? undefined : r.text;
   };
-}
-
-function writeAtomic(file: string, text: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.sqlmigrate-${process.pid}.tmp`);
-  const mode = fs.existsSync(file) ? fs.statSync(file).mode : 0o644;
-  fs.writeFileSync(tmp, text, { mode });
-  fs.renameSync(tmp, file);
 }
 
 export interface RepositoryTreeOptions {
@@ -116,7 +106,6 @@ export function planRepositoryTree(root: string, config: Config, options: Reposi
   const pyTexts: Array<{ file: string; text: string }> = [];
   for (const entry of listFiles(root, rules, skippedFiles, (rel) => rules.isScanned(rel) || (/\.sql$/i.test(rel) && rules.isIncluded(rel)))) {
     const rel = entry.rel.split(path.sep).join('/');
-    if (!TS_FILE.test(rel) && !/\.(py|sql)$/i.test(rel)) continue;
     const text = tree.read(rel);
     if (text === undefined) continue;
     if (/\.py$/i.test(rel)) {
