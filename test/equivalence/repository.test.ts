@@ -121,22 +121,27 @@ function mysqlPool(db: Db, tables: unknown[]) {
 
 const QUIET = { warn() {}, error() {}, deprecate() {}, debug() {} };
 
+/** Knex's own client class for `dialect` with its raw connection replaced by `connection`. */
+function clientOver(dialect: string, connection: unknown, driverless: boolean): unknown {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const Base = require(`knex/lib/dialects/${dialect}`) as new (c: Knex.Config) => object;
+  class Client extends Base {
+    async acquireRawConnection() {
+      return connection;
+    }
+    async destroyRawConnection() {}
+  }
+  // No driver module is loaded for the network dialects: the connection stands in for it.
+  if (driverless) Object.defineProperty(Client.prototype, '_driver', { value: () => ({}) });
+  return Client;
+}
+
 /** Knex's own clients; only the connection is replaced (by one that runs through `execute`). */
 function knexOver(kind: Kind, db: Db | undefined, sqlite: Database.Database | undefined, tables: unknown[]): Knex {
   if (kind === 'sqlite') {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const Base = require('knex/lib/dialects/better-sqlite3') as new (c: Knex.Config) => object;
-    class Client extends Base {
-      async acquireRawConnection() {
-        return sqlite;
-      }
-      async destroyRawConnection() {}
-    }
-    return knexFactory({ client: Client, connection: { filename: ':memory:' }, useNullAsDefault: true, log: QUIET } as unknown as Knex.Config);
+    return knexFactory({ client: clientOver('better-sqlite3', sqlite, false), connection: { filename: ':memory:' }, useNullAsDefault: true, log: QUIET } as unknown as Knex.Config);
   }
   if (kind === 'postgresql') {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const Base = require('knex/lib/dialects/postgres') as new (c: Knex.Config) => object;
     const connection = {
       query(config: { text: string; values: unknown[] }, cb: (e: unknown, r?: unknown) => void) {
         execute(db!, config.text, config.values, tables).then(
@@ -145,19 +150,8 @@ function knexOver(kind: Kind, db: Db | undefined, sqlite: Database.Database | un
         );
       },
     };
-    class Client extends Base {
-      _driver() {
-        return {};
-      }
-      async acquireRawConnection() {
-        return connection;
-      }
-      async destroyRawConnection() {}
-    }
-    return knexFactory({ client: Client, version: '16', connection: {}, log: QUIET } as unknown as Knex.Config);
+    return knexFactory({ client: clientOver('postgres', connection, true), version: '16', connection: {}, log: QUIET } as unknown as Knex.Config);
   }
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const Base = require('knex/lib/dialects/mysql2') as new (c: Knex.Config) => object;
   const connection = {
     state: 'connected',
     stream: { destroyed: false },
@@ -168,16 +162,7 @@ function knexOver(kind: Kind, db: Db | undefined, sqlite: Database.Database | un
       );
     },
   };
-  class Client extends Base {
-    _driver() {
-      return {};
-    }
-    async acquireRawConnection() {
-      return connection;
-    }
-    async destroyRawConnection() {}
-  }
-  return knexFactory({ client: Client, version: '10.11', connection: {}, log: QUIET } as unknown as Knex.Config);
+  return knexFactory({ client: clientOver('mysql2', connection, true), version: '10.11', connection: {}, log: QUIET } as unknown as Knex.Config);
 }
 
 // ---- compiling and loading a form ---------------------------------------------------------------

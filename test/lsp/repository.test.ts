@@ -21,21 +21,11 @@ import * as path from 'node:path';
 import type { CodeAction, CreateFile, Diagnostic, Hover, TextDocumentEdit } from 'vscode-languageserver-protocol';
 import { initSqlalchemyRewrite, pythonParses } from '../../server/src/engine/rewrite/python';
 import { parseProblems } from '../unit/rewrite/check';
+import { applyLspEdits, type Edit } from '../reliability/support';
 import { CAPABILITIES, fileUri, poll, startServer, waitReady, type TestServer } from './client';
 
 const TREE = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'fix-repository', 'tree');
 const WITH_CREATE = { ...CAPABILITIES, workspace: { ...CAPABILITIES.workspace, workspaceEdit: { documentChanges: true, resourceOperations: ['create' as const] } } };
-
-type Edit = { range: { start: { line: number; character: number }; end: { line: number; character: number } }; newText: string };
-
-function applyLspEdits(text: string, edits: Edit[]): string {
-  const starts = [0];
-  for (let i = 0; i < text.length; i++) if (text[i] === '\n') starts.push(i + 1);
-  const off = (p: { line: number; character: number }) => Math.min((starts[p.line] ?? text.length) + p.character, text.length);
-  let out = text;
-  for (const e of [...edits].sort((a, b) => off(b.range.start) - off(a.range.start))) out = out.slice(0, off(e.range.start)) + e.newText + out.slice(off(e.range.end));
-  return out;
-}
 
 async function actionsAt(s: TestServer, uri: string, range: Diagnostic['range']): Promise<CodeAction[]> {
   return (await s.connection.sendRequest('textDocument/codeAction', { textDocument: { uri }, range, context: { diagnostics: [] } })) as CodeAction[];
@@ -75,24 +65,30 @@ function applyToDisk(dir: string, changes: Array<TextDocumentEdit | CreateFile>,
   return out;
 }
 
+/** A copy of the tree with two servers on it: one whose client creates files, one whose client cannot. */
+async function startOnTree(prefix: string): Promise<{ dir: string; s: TestServer; plain: TestServer }> {
+  await initSqlalchemyRewrite();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.cpSync(TREE, dir, { recursive: true });
+  const s = await startServer({ workspace: dir, capabilities: WITH_CREATE });
+  const plain = await startServer({ workspace: dir });
+  await Promise.all([waitReady(s), waitReady(plain)]);
+  return { dir, s, plain };
+}
+
+async function stopTree(dir: string, ...servers: Array<TestServer | undefined>): Promise<void> {
+  await Promise.all(servers.map((x) => x?.stop()));
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+}
+
 describe('language server: repository quick fixes and generated models', function () {
   this.timeout(120_000);
   let dir = '';
   let s: TestServer;
   let plain: TestServer;
 
-  before(async () => {
-    await initSqlalchemyRewrite();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sqlmigrate-lsp-repo-'));
-    fs.cpSync(TREE, dir, { recursive: true });
-    s = await startServer({ workspace: dir, capabilities: WITH_CREATE });
-    plain = await startServer({ workspace: dir });
-    await Promise.all([waitReady(s), waitReady(plain)]);
-  });
-  after(async () => {
-    await Promise.all([s?.stop(), plain?.stop()]);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  before(async () => ({ dir, s, plain } = await startOnTree('sqlmigrate-lsp-repo-')));
+  after(() => stopTree(dir, s, plain));
 
   it('TS: creates the repository with the method, then reuses it from another file', async () => {
     const uri = fileUri(path.join(dir, 'src', 'jobs.ts'));
@@ -229,18 +225,8 @@ describe('language server: moving a statement to the repository everywhere in th
   let s: TestServer;
   let plain: TestServer;
 
-  before(async () => {
-    await initSqlalchemyRewrite();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sqlmigrate-lsp-repo-all-'));
-    fs.cpSync(TREE, dir, { recursive: true });
-    s = await startServer({ workspace: dir, capabilities: WITH_CREATE });
-    plain = await startServer({ workspace: dir });
-    await Promise.all([waitReady(s), waitReady(plain)]);
-  });
-  after(async () => {
-    await Promise.all([s?.stop(), plain?.stop()]);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  before(async () => ({ dir, s, plain } = await startOnTree('sqlmigrate-lsp-repo-all-')));
+  after(() => stopTree(dir, s, plain));
 
   it('one action rewrites the identical statement in every file, with one repository method', async () => {
     const uri = fileUri(path.join(dir, 'src', 'jobs.ts'));
